@@ -1,0 +1,16 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Legal Payments",
+    "summary": "Pay Now on invoices, Stripe card and ACH routed to trust or operating, "
+    "fee and payout accounting, client billing portal",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Payment Providers",
+    "website": "https://github.com/odoo-legal-payments/odoo-legal-payments",
+    "author": "Odoo Legal Payments",
+    "license": "LGPL-3",
+    "depends": ["legal_trust", "account_payment", "payment_stripe"],
+    "external_dependencies": {"python": ["stripe"]},
+    "data": [],
+    "demo": [],
+    "installable": True,
+}

@@ -1,0 +1,15 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Legal Retainers",
+    "summary": "Retainer requests paid online into trust, partial payments, "
+    "evergreen top-ups",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "website": "https://github.com/odoo-legal-payments/odoo-legal-payments",
+    "author": "Odoo Legal Payments",
+    "license": "LGPL-3",
+    "depends": ["legal_payments"],
+    "data": [],
+    "demo": [],
+    "installable": True,
+}

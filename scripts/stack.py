@@ -1,0 +1,279 @@
+"""Throwaway PostgreSQL cluster and Odoo configuration for the test and run commands.
+
+Used by ``scripts/test`` and ``scripts/run``. Nothing here installs Odoo: it must be
+importable by the ``python3`` that runs these scripts (see the README).
+
+When ``PGHOST`` (or ``LEGAL_DB_HOST``) is set, that server is used as it is and nothing is
+started; otherwise a private cluster is created in a temporary directory, listening only on a
+unix socket inside that directory, and removed on exit.
+"""
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ADDONS = ROOT / "addons"
+ADDONS = ["legal_trust", "legal_payments", "legal_retainers", "legal_refunds"]
+
+
+class StackError(Exception):
+    """A problem the user can fix; its message is one line saying what and how."""
+
+
+def die(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check_odoo():
+    """Return Odoo's package directory, or raise StackError with the install hint."""
+    code = (
+        "import odoo, os, sys; "
+        "sys.exit(3) if odoo.release.version_info[0] != 18 else "
+        "print(os.path.dirname(odoo.__file__))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    if proc.returncode == 3:
+        raise StackError("the importable Odoo is not 18.0: install Odoo 18.0 (see README)")
+    if proc.returncode != 0:
+        raise StackError(
+            f"Odoo 18 is not importable by {sys.executable}: install Odoo 18.0 Community "
+            "from source (pip install -r requirements.txt, then pip install -e <odoo source>) "
+            "so that `python3 -c 'import odoo'` works; see README, section Development"
+        )
+    return Path(proc.stdout.strip())
+
+
+def addons_path(odoo_dir):
+    """Odoo's own addons first, then ours; ``ODOO_ADDONS_PATH`` overrides Odoo's part."""
+    extra = os.environ.get("ODOO_ADDONS_PATH")
+    paths = extra.split(",") if extra else [str(odoo_dir / "addons")]
+    sibling = odoo_dir.parent / "addons"
+    if not extra and sibling.is_dir():
+        paths.append(str(sibling))
+    return ",".join([*paths, str(PROJECT_ADDONS)])
+
+
+def free_port(wanted=None):
+    """Return ``wanted`` if it is free on 127.0.0.1 (StackError if not), else any free port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", wanted or 0))
+        except OSError as exc:
+            raise StackError(
+                f"port {wanted} on 127.0.0.1 is already in use ({exc.strerror}): stop what "
+                "listens there or choose another port with --port"
+            ) from exc
+        return sock.getsockname()[1]
+
+
+def find_pg_bindir():
+    """Directory holding ``initdb`` and ``pg_ctl``: pg_config, PATH, then Debian's layout."""
+    candidates = []
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+        )
+        candidates.append(out.stdout.strip())
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(os.path.dirname(initdb))
+    candidates += sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0,
+        reverse=True,
+    )
+    for bindir in candidates:
+        if all(os.access(os.path.join(bindir, b), os.X_OK) for b in ("initdb", "pg_ctl")):
+            return bindir
+    raise StackError(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found via pg_config, PATH or "
+        "/usr/lib/postgresql/*/bin: install them (Debian: apt-get install postgresql) "
+        "or point PGHOST at a running server"
+    )
+
+
+class Cluster:
+    """A private PostgreSQL cluster on a unix socket, or the configured server."""
+
+    def __init__(self, keep=False):
+        self.keep = keep
+        self.tmpdir = None
+        self.bindir = None
+        self.run_as = None
+        self.started = False
+        self.external = bool(os.environ.get("LEGAL_DB_HOST") or os.environ.get("PGHOST"))
+        self.host = os.environ.get("LEGAL_DB_HOST") or os.environ.get("PGHOST")
+        self.port = os.environ.get("LEGAL_DB_PORT") or os.environ.get("PGPORT") or "5432"
+        self.user = os.environ.get("LEGAL_DB_USER") or os.environ.get("PGUSER") or "odoo"
+        self.password = os.environ.get("LEGAL_DB_PASSWORD") or os.environ.get("PGPASSWORD")
+
+    # ------------------------------------------------------------------ helpers
+    def _cmd(self, args):
+        if self.run_as:
+            return ["runuser", "-u", self.run_as, "--", *args]
+        return args
+
+    def _run(self, args, **kwargs):
+        return subprocess.run(self._cmd(args), capture_output=True, text=True, **kwargs)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, workdir):
+        if self.external:
+            return self
+        self.bindir = find_pg_bindir()
+        self.tmpdir = workdir
+        data = os.path.join(workdir, "pgdata")
+        sockdir = os.path.join(workdir, "pgsock")
+        os.makedirs(sockdir)
+        if os.geteuid() == 0:
+            # initdb refuses to run as root: use the postgres system account.
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise StackError(
+                    "running as root and no 'postgres' system user exists to own the "
+                    "throwaway cluster: create one (useradd postgres) or run as a normal user"
+                ) from exc
+            self.run_as = "postgres"
+            for path in (workdir, sockdir):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            os.chmod(workdir, 0o755)
+        proc = self._run(
+            [
+                os.path.join(self.bindir, "initdb"),
+                "-D", data, "-U", self.user, "--auth=trust",
+                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+            ],
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise StackError(f"initdb failed: {proc.stderr.strip().splitlines()[-1:]}")
+        options = (
+            f"-k {sockdir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB"
+        )
+        proc = self._run(
+            [
+                os.path.join(self.bindir, "pg_ctl"), "-D", data, "-o", options,
+                "-l", os.path.join(workdir, "postgresql.log"), "-w", "-t", "60", "start",
+            ],
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise StackError(
+                "the throwaway PostgreSQL cluster did not start: see "
+                f"{os.path.join(workdir, 'postgresql.log')}"
+            )
+        self.started = True
+        self.host = sockdir
+        self.data = data
+        return self
+
+    def restart(self):
+        """Restart the private cluster (fault tests); no-op on an external server."""
+        if not self.started:
+            return
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-m", "fast",
+                   "restart"], check=True)
+
+    def stop(self):
+        if self.started:
+            self._run(
+                [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate",
+                 "-w", "stop"],
+                check=False,
+            )
+            self.started = False
+
+    def env(self):
+        """Environment for libpq clients (psql, dropdb) to reach this server."""
+        env = dict(os.environ, PGHOST=self.host, PGPORT=str(self.port), PGUSER=self.user)
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        return env
+
+    def odoo_options(self):
+        opts = {"db_host": self.host, "db_port": self.port, "db_user": self.user}
+        if self.password:
+            opts["db_password"] = self.password
+        return opts
+
+
+def write_config(path, cluster, odoo_dir, db_name, http_port, data_dir, extra=None):
+    """Write an Odoo configuration file for this run and return its path."""
+    options = {
+        "addons_path": addons_path(odoo_dir),
+        "data_dir": data_dir,
+        "db_name": db_name,
+        "dbfilter": f"^{db_name}$",
+        "list_db": "False",
+        "http_port": http_port,
+        "http_interface": "127.0.0.1",
+        "gevent_port": free_port(),
+        "max_cron_threads": 0,
+        "without_demo": "False",
+        **cluster.odoo_options(),
+        **(extra or {}),
+    }
+    lines = ["[options]"] + [f"{key} = {value}" for key, value in options.items()]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+def odoo_cmd(config, *args):
+    return [sys.executable, "-m", "odoo", "-c", config, *args]
+
+
+def install_addons(config, db_name, log_path, modules=None):
+    """Create ``db_name`` and install the addons with demo data; raise StackError on failure."""
+    modules = modules or ADDONS
+    with open(log_path, "w") as log:
+        proc = subprocess.run(
+            odoo_cmd(
+                config, "-d", db_name, "-i", ",".join(modules),
+                "--stop-after-init", "--log-level=info", "--no-http",
+            ),
+            stdout=log, stderr=subprocess.STDOUT, check=False,
+        )
+    text = Path(log_path).read_text(errors="replace")
+    bad = [
+        line for line in text.splitlines()
+        if " ERROR " in line or " CRITICAL " in line
+    ]
+    if proc.returncode != 0 or bad:
+        first = bad[0] if bad else f"exit code {proc.returncode}"
+        raise StackError(
+            f"installing {', '.join(modules)} failed: {first.strip()[:300]} "
+            f"(full log: {log_path})"
+        )
+
+
+@contextlib.contextmanager
+def workspace(prefix, keep=False):
+    """A temporary directory removed on exit (also on SIGTERM), unless ``keep``."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield path
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
