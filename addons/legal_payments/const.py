@@ -1,0 +1,47 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Constants and Stripe mappings of legal_payments."""
+
+# System parameter holding the Stripe API base URL used by providers in test mode
+# (e.g. the Stripe emulator in the test suite). Unset: Stripe's own API.
+STRIPE_API_BASE_PARAM = "legal_payments.stripe_api_base"
+STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
+
+# Webhook signatures older or newer than this are refused (seconds, both ways).
+WEBHOOK_TOLERANCE = 300
+
+# Number of attempts of the inbox processor before an event is left in error.
+EVENT_MAX_ATTEMPTS = 5
+
+# Stripe events stored in the inbox and processed by the cron. Any other event is
+# acknowledged with a 200 and ignored.
+PAYMENT_INTENT_EVENTS = (
+    "payment_intent.processing",
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+)
+HANDLED_EVENTS = (
+    *PAYMENT_INTENT_EVENTS,
+    "setup_intent.succeeded",
+    "charge.refunded",
+    "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    "payout.paid",
+)
+
+# Ranking of PaymentIntent statuses: an event never moves a transaction backwards
+# (e.g. a late `processing` after `succeeded`).
+PAYMENT_INTENT_STATUS_RANK = {
+    "requires_payment_method": 0,
+    "requires_confirmation": 1,
+    "requires_action": 1,
+    "processing": 2,
+    "requires_capture": 3,
+    "succeeded": 4,
+    "canceled": 4,
+}
+
+# Stripe payment method types that settle later (the transaction stays pending).
+DELAYED_PAYMENT_METHOD_TYPES = ("us_bank_account",)

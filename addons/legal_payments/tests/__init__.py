@@ -1,0 +1,1 @@
+from . import test_stripe_api_base

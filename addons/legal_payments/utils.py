@@ -1,0 +1,68 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Stateless helpers: Stripe SDK clients and webhook signature checks."""
+
+import time
+
+import stripe
+
+from odoo.addons.payment_stripe import utils as stripe_utils
+
+from . import const
+
+
+def stripe_api_base(provider_sudo):
+    """Return the Stripe API base URL for the provider.
+
+    Providers in test mode use the system parameter ``legal_payments.stripe_api_base`` when it
+    is set (e.g. the Stripe emulator); live providers always use Stripe's own API.
+
+    :param provider_sudo: a sudoed Stripe ``payment.provider`` record
+    :return: the base URL, without trailing slash
+    :rtype: str
+    """
+    if provider_sudo.state == "test":
+        base = provider_sudo.env["ir.config_parameter"].sudo().get_param(
+            const.STRIPE_API_BASE_PARAM
+        )
+        if base:
+            return base.rstrip("/")
+    return const.STRIPE_DEFAULT_API_BASE
+
+
+def stripe_client(provider_sudo):
+    """Return an official SDK client for the provider's account and API base URL.
+
+    :param provider_sudo: a sudoed Stripe ``payment.provider`` record
+    :rtype: stripe.StripeClient
+    """
+    return stripe.StripeClient(
+        stripe_utils.get_secret_key(provider_sudo),
+        base_addresses={"api": stripe_api_base(provider_sudo)},
+        max_network_retries=2,
+    )
+
+
+def verify_webhook_signature(payload, header, secret, tolerance=const.WEBHOOK_TOLERANCE, now=None):
+    """Verify a ``Stripe-Signature`` header with the official SDK.
+
+    Every ``v1`` signature of the header is tried (secret rotation); the timestamp must be
+    within ``tolerance`` seconds of now, in the past or in the future.
+
+    :param bytes payload: the raw request body
+    :param str header: the ``Stripe-Signature`` header
+    :param str secret: the webhook signing secret
+    :raise stripe.SignatureVerificationError: if the header does not match or is out of time
+    """
+    stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=tolerance)
+    now = time.time() if now is None else now
+    timestamps = [
+        item.split("=", 1)[1] for item in (header or "").split(",") if item.startswith("t=")
+    ]
+    try:
+        timestamp = int(timestamps[0])
+    except (IndexError, ValueError) as exc:
+        raise stripe.SignatureVerificationError("missing timestamp", header, payload) from exc
+    if timestamp > now + tolerance:
+        raise stripe.SignatureVerificationError(
+            "Timestamp outside the tolerance zone (%d)" % timestamp, header, payload
+        )
