@@ -1,0 +1,177 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+# Header fields of a posted trust entry that nobody may change afterwards.
+PROTECTED_TRUST_MOVE_FIELDS = {"date", "journal_id", "matter_id", "line_ids", "currency_id"}
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    matter_id = fields.Many2one(
+        "legal.matter",
+        string="Matter",
+        index="btree_not_null",
+        check_company=True,
+        tracking=True,
+        domain="[('partner_id.commercial_partner_id', '=', commercial_partner_id)]",
+        help="The matter this invoice or trust entry belongs to.",
+    )
+    is_trust_entry = fields.Boolean(
+        compute="_compute_is_trust_entry",
+        search="_search_is_trust_entry",
+        help="The entry moves client money on the trust liability account.",
+    )
+
+    @api.depends("line_ids.matter_id")
+    def _compute_is_trust_entry(self):
+        for move in self:
+            move.is_trust_entry = any(move.line_ids.mapped("matter_id"))
+
+    def _search_is_trust_entry(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("Unsupported search on trust entries."))
+        positive = (operator == "=") == value
+        return [("line_ids.matter_id", "!=" if positive else "=", False)]
+
+    # ------------------------------------------------------------------ trust lines
+    def _legal_trust_lines(self):
+        """Journal items of these moves on their company's trust liability account."""
+        lines = self.env["account.move.line"]
+        for move in self:
+            account = move.company_id.trust_liability_account_id
+            if account:
+                lines |= move.line_ids.filtered(lambda l, a=account: l.account_id == a)
+        return lines
+
+    def _legal_is_trust_posting(self):
+        """Whether posting or changing this move is a trust posting (gated, locked)."""
+        self.ensure_one()
+        if self._legal_trust_lines():
+            return True
+        if self.statement_line_id:
+            # Bank statement lines are the bank's side of the reconciliation.
+            return False
+        trust_accounts = self.company_id._legal_trust_journals().default_account_id
+        return bool(self.line_ids.account_id & trust_accounts)
+
+    def _legal_check_trust_move(self):
+        """Check a trust entry before it is posted (called by the gate).
+
+        :raise UserError: trust liability items without a matter of the same client and
+            company, on a closed matter, outside a trust journal; trust bank money paid
+            out by an operating journal; a date on or before a done reconciliation
+        """
+        self.ensure_one()
+        trust_lines = self._legal_trust_lines()
+        stray = self.line_ids.filtered("matter_id") - trust_lines
+        if stray:
+            raise UserError(
+                _("Only trust liability items carry a matter (%s).", self.display_name)
+            )
+        if trust_lines and not self.journal_id.is_trust_account:
+            raise UserError(
+                _(
+                    "Client trust money can only be recorded in a trust bank journal, "
+                    "not in %s.",
+                    self.journal_id.display_name,
+                )
+            )
+        for line in trust_lines:
+            matter = line.matter_id
+            if not matter:
+                raise UserError(
+                    _(
+                        "Every item on the trust liability account needs a matter "
+                        "(%s): use the matter's trust actions.",
+                        self.display_name,
+                    )
+                )
+            if matter.company_id != self.company_id:
+                raise UserError(_("%s belongs to another company.", matter.display_name))
+            if line.partner_id.commercial_partner_id != matter.commercial_partner_id:
+                raise UserError(
+                    _(
+                        "The trust ledger item of %(matter)s must carry its client "
+                        "%(client)s.",
+                        matter=matter.display_name,
+                        client=matter.partner_id.display_name,
+                    )
+                )
+            if matter.state != "open":
+                raise UserError(
+                    _("%s is closed: no trust movement can be posted on it.",
+                      matter.display_name)
+                )
+        if not self.journal_id.is_trust_account:
+            trust_accounts = self.company_id._legal_trust_journals().default_account_id
+            if any(
+                l.account_id in trust_accounts and l.company_currency_id.compare_amounts(
+                    l.balance, 0) < 0
+                for l in self.line_ids
+            ):
+                raise UserError(
+                    _(
+                        "%s would take money out of a trust bank account through an "
+                        "operating journal.",
+                        self.display_name,
+                    )
+                )
+        lock_date = self.env["legal.trust.reconciliation"]._trust_lock_date(self.company_id)
+        if lock_date and self.date <= lock_date:
+            raise UserError(
+                _(
+                    "Trust accounts of %(company)s are reconciled up to %(date)s: no trust "
+                    "posting can be dated on or before it.",
+                    company=self.company_id.name,
+                    date=lock_date,
+                )
+            )
+
+    # ------------------------------------------------------------------ posting
+    def _post(self, soft=True):
+        """Every posting that touches client trust money goes through the matter gate."""
+        trust_moves = self.filtered(lambda m: m._legal_is_trust_posting())
+        if trust_moves and not self.env.context.get("legal_trust_gate"):
+            self.env["legal.matter"]._trust_gate(trust_moves)
+            self = self.with_context(legal_trust_gate=True)  # noqa: PLW0642
+        return super()._post(soft=soft)
+
+    # ------------------------------------------------------------------ immutability
+    def button_draft(self):
+        self._legal_check_trust_immutable(_("reset to draft"))
+        return super().button_draft()
+
+    def button_cancel(self):
+        self._legal_check_trust_immutable(_("cancelled"))
+        return super().button_cancel()
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_trust_entry(self):
+        self._legal_check_trust_immutable(_("deleted"), include_draft=False)
+
+    def write(self, vals):
+        if PROTECTED_TRUST_MOVE_FIELDS.intersection(vals) and not self.env.context.get(
+            "legal_trust_gate"
+        ):
+            self._legal_check_trust_immutable(_("edited"))
+        return super().write(vals)
+
+    def _legal_check_trust_immutable(self, what, include_draft=False):
+        """Refuse to change a posted trust entry; corrections are reversals.
+
+        :param str what: the operation, for the message
+        :raise UserError: when one of the moves is a posted trust entry
+        """
+        for move in self:
+            if move.state != "posted" and not include_draft:
+                continue
+            if move.state == "posted" and move._legal_is_trust_posting():
+                raise UserError(
+                    _(
+                        "%(move)s is a posted trust entry and cannot be %(what)s: "
+                        "reverse it instead.",
+                        move=move.display_name,
+                        what=what,
+                    )
+                )

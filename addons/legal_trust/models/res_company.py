@@ -1,0 +1,71 @@
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+
+TRUST_LIABILITY_START_CODE = "2190"
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    trust_liability_account_id = fields.Many2one(
+        "account.account",
+        string="Trust Liability Account",
+        check_company=True,
+        help="Liability account holding client funds in trust. Every journal item on it "
+        "carries the client and the matter.",
+    )
+
+    def _legal_trust_liability_account(self):
+        """Return the company's trust liability account, creating it on first use.
+
+        The account is created lazily because, in a single ``-i`` run, the chart of
+        accounts may be loaded after this module's post-install hook.
+
+        :return: ``account.account`` record
+        :raise UserError: when the company has no chart of accounts yet
+        """
+        self.ensure_one()
+        if self.trust_liability_account_id:
+            return self.trust_liability_account_id
+        if not self.chart_template:
+            raise UserError(
+                _(
+                    "Company %s has no chart of accounts yet: install one before "
+                    "recording trust money.",
+                    self.name,
+                )
+            )
+        Account = self.env["account.account"].sudo().with_company(self)
+        account = Account.create(
+            {
+                "name": _("Client funds held in trust"),
+                "code": Account._search_new_account_code(TRUST_LIABILITY_START_CODE),
+                "account_type": "liability_current",
+                "company_ids": [fields.Command.set(self.ids)],
+                "reconcile": False,
+            }
+        )
+        self.sudo().trust_liability_account_id = account
+        return account
+
+    def _legal_trust_journals(self):
+        """Return the company's trust bank journals (trust bank and trust clearing)."""
+        return self.env["account.journal"].search(
+            [("company_id", "=", self.id), ("is_trust_account", "=", True)]
+        )
+
+    def _legal_default_trust_journal(self):
+        """Return the first trust bank journal of the company.
+
+        :raise UserError: when the company has none
+        """
+        journal = self._legal_trust_journals()[:1]
+        if not journal:
+            raise UserError(
+                _(
+                    "Company %s has no trust bank journal: create a bank journal and tick "
+                    "'Trust Account' on it.",
+                    self.name,
+                )
+            )
+        return journal

@@ -1,0 +1,2 @@
+from . import legal_trust_movement_wizard
+from . import legal_trust_report_wizard
