@@ -228,7 +228,9 @@ def write_config(path, cluster, odoo_dir, db_name, http_port, data_dir, extra=No
         **cluster.odoo_options(),
         **(extra or {}),
     }
-    lines = ["[options]"] + [f"{key} = {value}" for key, value in options.items()]
+    lines = ["[options]"] + [
+        f"{key} = {value}" for key, value in options.items() if value is not None
+    ]
     Path(path).write_text("\n".join(lines) + "\n")
     return path
 
@@ -237,8 +239,12 @@ def odoo_cmd(config, *args):
     return [sys.executable, "-m", "odoo", "-c", config, *args]
 
 
-def install_addons(config, db_name, log_path, modules=None):
-    """Create ``db_name`` and install the addons with demo data; raise StackError on failure."""
+def install_addons(config, db_name, log_path, modules=None, log_hint=None):
+    """Create ``db_name`` and install the addons with demo data; raise StackError on failure.
+
+    The error names the first ERROR/CRITICAL line of the log, then ``log_hint`` (default: the
+    log's path; pass another hint when the log is about to be removed).
+    """
     modules = modules or ADDONS
     with open(log_path, "w") as log:
         proc = subprocess.run(
@@ -257,8 +263,61 @@ def install_addons(config, db_name, log_path, modules=None):
         first = bad[0] if bad else f"exit code {proc.returncode}"
         raise StackError(
             f"installing {', '.join(modules)} failed: {first.strip()[:300]} "
-            f"(full log: {log_path})"
+            f"({log_hint or f'full log: {log_path}'})"
         )
+
+
+def _connect(cluster, dbname):
+    import psycopg2  # noqa: PLC0415 - Odoo's dependency: importable once Odoo is
+
+    kwargs = {"host": cluster.host, "port": cluster.port, "user": cluster.user}
+    if cluster.password:
+        kwargs["password"] = cluster.password
+    return psycopg2.connect(dbname=dbname, connect_timeout=10, **kwargs)
+
+
+def database_state(cluster, db_name, modules=None):
+    """``"missing"``, ``"incomplete"`` (one of ``modules`` not installed) or ``"ready"``.
+
+    :raise StackError: when the server cannot be reached.
+    """
+    import psycopg2  # noqa: PLC0415
+
+    modules = modules or ADDONS
+    try:
+        with contextlib.closing(_connect(cluster, "postgres")) as conn, conn.cursor() as cr:
+            cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name])
+            if not cr.fetchone():
+                return "missing"
+        with contextlib.closing(_connect(cluster, db_name)) as conn, conn.cursor() as cr:
+            cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+            if not cr.fetchone()[0]:
+                return "incomplete"
+            cr.execute(
+                "SELECT count(*) FROM ir_module_module WHERE state = 'installed' "
+                "AND name = ANY(%s)", [list(modules)]
+            )
+            return "ready" if cr.fetchone()[0] == len(modules) else "incomplete"
+    except psycopg2.Error as exc:
+        raise StackError(
+            f"cannot reach PostgreSQL at {cluster.host}:{cluster.port} as {cluster.user}: "
+            f"{str(exc).strip().splitlines()[0]} (check PGHOST/LEGAL_DB_* settings)"
+        ) from exc
+
+
+def drop_database(cluster, db_name):
+    """Drop ``db_name`` if it exists; errors are ignored (best-effort cleanup)."""
+    import psycopg2  # noqa: PLC0415
+    from psycopg2 import sql  # noqa: PLC0415
+
+    with contextlib.suppress(psycopg2.Error):
+        conn = _connect(cluster, "postgres")
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cr:
+                cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(db_name)))
+        finally:
+            conn.close()
 
 
 @contextlib.contextmanager
