@@ -260,7 +260,9 @@ def install_addons(config, db_name, log_path, modules=None, log_hint=None):
         if " ERROR " in line or " CRITICAL " in line
     ]
     if proc.returncode != 0 or bad:
-        first = bad[0] if bad else f"exit code {proc.returncode}"
+        # An uncaught exception is not logged as ERROR: its last unindented line says it.
+        last = [line for line in text.splitlines() if line.strip() and not line[0].isspace()]
+        first = bad[0] if bad else (last[-1] if last else f"exit code {proc.returncode}")
         raise StackError(
             f"installing {', '.join(modules)} failed: {first.strip()[:300]} "
             f"({log_hint or f'full log: {log_path}'})"

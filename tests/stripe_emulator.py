@@ -31,11 +31,13 @@ form-encoded ``data=payload`` with ``requests.request``, for every HTTP method):
 
 Everything else is localstripe's: its ``/_config/webhooks/{id}`` endpoint (POST ``url``,
 ``secret`` and optional ``events[]``) registers a webhook that receives signed events;
-``DELETE /_config/data`` empties the store, and here also forgets registered webhooks and
-cached idempotent responses, so that a flush leaves nothing from a previous test.
+``DELETE /_config/data`` empties the store, and here also forgets registered webhooks, cached
+idempotent responses and the webhook deliveries still pending (localstripe sends each event one
+second after it happens), so that nothing from a previous test reaches the next one.
 """
 
 import argparse
+import asyncio
 import hashlib
 import logging
 import os
@@ -64,6 +66,8 @@ _logger = logging.getLogger("stripe_emulator")
 
 # (Idempotency-Key, method, path) -> (parameters fingerprint, status, body, content type)
 _idempotent_responses = {}
+# webhook deliveries scheduled and not finished yet
+_pending_deliveries = set()
 
 
 # --------------------------------------------------------------------------- no persistence
@@ -88,6 +92,14 @@ async def get_post_data(request, remove_auth=True):
         for name in DROPPED_PARAMETERS:
             data.pop(name, None)
     return data
+
+
+# --------------------------------------------------------------------------- webhooks
+def schedule_webhook(event):
+    """localstripe's ``schedule_webhook``, keeping the delivery task so a flush can cancel it."""
+    task = asyncio.ensure_future(webhooks._send_webhook(event))  # noqa: SLF001
+    _pending_deliveries.add(task)
+    task.add_done_callback(_pending_deliveries.discard)
 
 
 # --------------------------------------------------------------------------- middlewares
@@ -171,11 +183,14 @@ async def idempotency_middleware(request, handler):
 
 @web.middleware
 async def flush_everything_middleware(request, handler):
-    """``DELETE /_config/data`` also forgets webhooks and cached idempotent responses."""
+    """``DELETE /_config/data`` also forgets webhooks, pending deliveries and idempotent
+    responses."""
     response = await handler(request)
     if request.method == "DELETE" and request.path == "/_config/data":
         _idempotent_responses.clear()
         webhooks._webhooks.clear()  # noqa: SLF001 - localstripe keeps them module-private
+        for task in list(_pending_deliveries):
+            task.cancel()
     return response
 
 
@@ -192,6 +207,7 @@ def make_app():
         )
     _no_persistence()
     server.get_post_data = get_post_data
+    resources.schedule_webhook = schedule_webhook  # imported by name there
     app = server.app
     # Ours run first (outermost), localstripe's (errors, auth, store saving) after them.
     ours = [

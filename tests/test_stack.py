@@ -1,0 +1,195 @@
+"""The test and run commands' building blocks (scripts/stack.py) and their bad-input errors."""
+
+import os
+import socket
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import stack  # noqa: E402
+
+
+def _legal_tmp_dirs():
+    import tempfile  # noqa: PLC0415
+
+    base = Path(tempfile.gettempdir())
+    return {p.name for p in base.glob("legal-run-*")} | {p.name for p in base.glob("legal-test-*")}
+
+
+# --------------------------------------------------------------------------- free_port
+def test_free_port_returns_a_bindable_port():
+    port = stack.free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # free: bindable right away
+
+
+def test_free_port_accepts_a_free_wanted_port():
+    port = stack.free_port()
+    assert stack.free_port(port) == port
+
+
+def test_free_port_on_an_occupied_port_is_one_clear_line():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(stack.StackError) as error:
+            stack.free_port(port)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"port {port} on 127.0.0.1 is already in use" in message
+    assert "--port" in message
+
+
+# --------------------------------------------------------------------------- find_pg_bindir
+def test_find_pg_bindir_finds_initdb_and_pg_ctl():
+    bindir = stack.find_pg_bindir()
+    for binary in ("initdb", "pg_ctl"):
+        assert os.access(os.path.join(bindir, binary), os.X_OK)
+
+
+def test_find_pg_bindir_without_postgresql_is_one_clear_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pg_config, no initdb
+    monkeypatch.setattr(stack.glob, "glob", lambda pattern: [])  # no Debian layout either
+    with pytest.raises(stack.StackError) as error:
+        stack.find_pg_bindir()
+    message = str(error.value)
+    assert "\n" not in message
+    assert "PostgreSQL server binaries (initdb, pg_ctl) not found" in message
+    assert "apt-get install postgresql" in message
+
+
+def test_find_pg_bindir_uses_the_debian_layout_when_nothing_is_on_path(monkeypatch, tmp_path):
+    for version in ("13", "16"):
+        bindir = tmp_path / "postgresql" / version / "bin"
+        bindir.mkdir(parents=True)
+        for binary in ("initdb", "pg_ctl"):
+            (bindir / binary).write_text("#!/bin/sh\n")
+            (bindir / binary).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    real_glob = stack.glob.glob
+    monkeypatch.setattr(
+        stack.glob, "glob",
+        lambda pattern: real_glob(str(tmp_path / "postgresql" / "*" / "bin")),
+    )
+    assert stack.find_pg_bindir() == str(tmp_path / "postgresql" / "16" / "bin")
+
+
+# --------------------------------------------------------------------------- missing Odoo
+@pytest.fixture(scope="module")
+def python_without_odoo(tmp_path_factory):
+    """A virtualenv's python that cannot import odoo (no system site-packages)."""
+    env_dir = tmp_path_factory.mktemp("no-odoo-venv")
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    check = subprocess.run([python, "-c", "import odoo"], capture_output=True, check=False)
+    assert check.returncode != 0
+    return python
+
+
+@pytest.mark.parametrize("command", ["scripts/test", "scripts/run"])
+def test_command_without_odoo_says_how_to_install_it(python_without_odoo, command):
+    before = _legal_tmp_dirs()
+    env = {k: v for k, v in os.environ.items() if k not in ("PGHOST", "LEGAL_DB_HOST")}
+    result = subprocess.run(
+        [python_without_odoo, str(ROOT / command)], capture_output=True, text=True,
+        env=env, cwd=ROOT, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: Odoo 18 is not importable")
+    assert "pip install -e" in lines[0]
+    assert _legal_tmp_dirs() <= before  # nothing created
+
+
+def test_check_odoo_returns_odoos_package_directory():
+    assert (stack.check_odoo() / "release.py").is_file()
+
+
+# --------------------------------------------------------------------------- occupied port
+def test_run_on_an_occupied_port_is_one_clear_line_and_leaves_nothing():
+    before = _legal_tmp_dirs()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "run"), "--port", str(port)],
+            capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use (Address already in use): "
+        "stop what listens there or choose another port with --port"
+    ]
+    assert _legal_tmp_dirs() <= before
+
+
+# --------------------------------------------------------------------------- failed install
+def test_failed_install_is_one_line_naming_the_first_error(tmp_path, monkeypatch):
+    """Odoo cannot reach the database: the install fails with its first ERROR line."""
+    monkeypatch.setenv("LEGAL_DB_HOST", str(tmp_path / "no-server-here"))
+    monkeypatch.delenv("LEGAL_DB_PASSWORD", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    cluster = stack.Cluster()
+    config = stack.write_config(
+        tmp_path / "odoo.conf", cluster, stack.check_odoo(), "legal_never",
+        http_port=stack.free_port(), data_dir=str(tmp_path / "filestore"),
+    )
+    log = tmp_path / "install.log"
+    with pytest.raises(stack.StackError) as error:
+        stack.install_addons(str(config), "legal_never", str(log), log_hint="see the log")
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "installing legal_trust, legal_payments, legal_retainers, legal_refunds failed: "
+    )
+    assert "OperationalError" in message  # the uncaught exception, not just "exit code 1"
+    assert message.endswith("(see the log)")
+    assert log.is_file()
+
+
+def test_write_config_points_odoo_at_our_addons_and_the_cluster(tmp_path, monkeypatch):
+    for name, value in {"LEGAL_DB_HOST": "/sock", "LEGAL_DB_PORT": "5433",
+                        "LEGAL_DB_USER": "me", "LEGAL_DB_PASSWORD": "pw"}.items():
+        monkeypatch.setenv(name, value)
+    cluster = stack.Cluster()
+    assert cluster.external
+    path = stack.write_config(
+        tmp_path / "odoo.conf", cluster, stack.check_odoo(), "legal_db",
+        http_port=8123, data_dir=None,
+    )
+    text = Path(path).read_text()
+    options = dict(
+        line.split(" = ", 1) for line in text.splitlines()[1:]
+    )
+    assert text.startswith("[options]\n")
+    assert options["addons_path"].split(",")[-1] == str(ROOT / "addons")
+    assert options["db_host"] == "/sock"
+    assert options["db_port"] == "5433"
+    assert options["db_password"] == "pw"
+    assert options["dbfilter"] == "^legal_db$"
+    assert options["http_port"] == "8123"
+    assert options["http_interface"] == "127.0.0.1"
+    assert "data_dir" not in options  # None: Odoo's default
+
+
+# --------------------------------------------------------------------------- the test database
+def test_database_state_sees_the_installed_test_database():
+    """scripts/test exports PG* for its server: the addons are installed in LEGAL_TEST_DB."""
+    db_name = os.environ.get("LEGAL_TEST_DB")
+    if not db_name:
+        pytest.skip("run through ./scripts/test")
+    cluster = stack.Cluster()
+    cluster.host = os.environ["PGHOST"]
+    assert stack.database_state(cluster, db_name) == "ready"
+    assert stack.database_state(cluster, db_name, modules=["no_such_addon"]) == "incomplete"
+    assert stack.database_state(cluster, "legal_no_such_db") == "missing"
