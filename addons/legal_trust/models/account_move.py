@@ -132,10 +132,12 @@ class AccountMove(models.Model):
     def _post(self, soft=True):
         """Every posting that touches client trust money goes through the matter gate."""
         trust_moves = self.filtered(lambda m: m._legal_is_trust_posting())
-        if trust_moves and not self.env.context.get("legal_trust_gate"):
-            self.env["legal.matter"]._trust_gate(trust_moves)
-            self = self.with_context(legal_trust_gate=True)  # noqa: PLW0642
-        return super()._post(soft=soft)
+        if not trust_moves or self.env.context.get("legal_trust_gate"):
+            return super()._post(soft=soft)
+        self.env["legal.matter"]._trust_gate(trust_moves)
+        posted = super(AccountMove, self.with_context(legal_trust_gate=True))._post(soft=soft)
+        self.env["legal.matter"]._invalidate_trust_balances()
+        return posted
 
     # ------------------------------------------------------------------ immutability
     def button_draft(self):

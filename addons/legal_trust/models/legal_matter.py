@@ -300,13 +300,13 @@ class LegalMatter(models.Model):
             raise UserError(
                 _(
                     "Trust funds can only be transferred between matters of the same client "
-                    "(%(source)s belongs to %(client)s).",
-                    source=self.display_name,
+                    "(%(from_matter)s belongs to %(client)s).",
+                    from_matter=self.display_name,
                     client=self.partner_id.display_name,
                 )
             )
         amount = self._trust_amount(amount)
-        memo = memo or _("Transfer %(source)s → %(target)s", source=self.name, target=target.name)
+        memo = memo or _("Transfer %(from_matter)s → %(target)s", from_matter=self.name, target=target.name)
         move = self._trust_post_move(
             self.company_id._legal_default_trust_journal(),
             date,
@@ -440,6 +440,7 @@ class LegalMatter(models.Model):
         if not lines.filtered("trust_uncleared"):
             return False
         lines.with_context(legal_trust_gate=True).write({"trust_uncleared": False})
+        self._invalidate_trust_balances()
         return True
 
     def trust_reverse(self, move_id, date=None, memo=None):
@@ -520,6 +521,12 @@ class LegalMatter(models.Model):
                         needed=matter._format_amount(-delta_available),
                     )
                 )
+
+    def _invalidate_trust_balances(self):
+        """Forget the computed balances: the next read sums the ledger again."""
+        self.env["legal.matter"].invalidate_model(
+            ["trust_balance", "trust_available", "trust_uncleared"]
+        )
 
     def _trust_lock(self):
         """Lock the matters' rows in id order and write to them (see :meth:`_trust_gate`)."""
@@ -664,24 +671,30 @@ class LegalMatter(models.Model):
         )
 
     def _trust_post_move(self, journal, date, memo, line_commands):
-        """Create and post one balanced trust entry (through the gate)."""
+        """Create and post one balanced trust entry (through the gate).
+
+        In a savepoint: a refused posting leaves no draft behind, even for a caller that
+        catches the error and goes on.
+        """
         self.ensure_one()
-        move = (
-            self.env["account.move"]
-            .sudo()
-            .create(
-                {
-                    "move_type": "entry",
-                    "journal_id": journal.id,
-                    "date": self._trust_date(date),
-                    "ref": memo,
-                    "matter_id": self.id,
-                    "partner_id": self.commercial_partner_id.id,
-                    "line_ids": line_commands,
-                }
+        date = self._trust_date(date)
+        with self.env.cr.savepoint():
+            move = (
+                self.env["account.move"]
+                .sudo()
+                .create(
+                    {
+                        "move_type": "entry",
+                        "journal_id": journal.id,
+                        "date": date,
+                        "ref": memo,
+                        "matter_id": self.id,
+                        "partner_id": self.commercial_partner_id.id,
+                        "line_ids": line_commands,
+                    }
+                )
             )
-        )
-        move._post(soft=False)
+            move._post(soft=False)
         return move
 
     def _format_amount(self, amount):

@@ -1,0 +1,5 @@
+from . import test_trust_ledger
+from . import test_trust_invoice_payment
+from . import test_trust_concurrency
+from . import test_trust_reconciliation
+from . import test_trust_security
