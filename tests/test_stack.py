@@ -49,7 +49,12 @@ def test_free_port_on_an_occupied_port_is_one_clear_line():
 
 # --------------------------------------------------------------------------- find_pg_bindir
 def test_find_pg_bindir_finds_initdb_and_pg_ctl():
-    bindir = stack.find_pg_bindir()
+    try:
+        bindir = stack.find_pg_bindir()
+    except stack.StackError:
+        if os.environ.get("LEGAL_DB_HOST"):  # e.g. the compose `tests` service: client only
+            pytest.skip("no PostgreSQL server binaries here; an external server is configured")
+        raise
     for binary in ("initdb", "pg_ctl"):
         assert os.access(os.path.join(bindir, binary), os.X_OK)
 
