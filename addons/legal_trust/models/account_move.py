@@ -134,9 +134,11 @@ class AccountMove(models.Model):
         trust_moves = self.filtered(lambda m: m._legal_is_trust_posting())
         if not trust_moves or self.env.context.get("legal_trust_gate"):
             return super()._post(soft=soft)
-        self.env["legal.matter"]._trust_gate(trust_moves)
+        outflow = self.env["legal.matter"]._trust_gate(trust_moves)
         posted = super(AccountMove, self.with_context(legal_trust_gate=True))._post(soft=soft)
         self.env["legal.matter"]._invalidate_trust_balances()
+        if outflow:
+            outflow._trust_after_outflow()
         return posted
 
     # ------------------------------------------------------------------ immutability

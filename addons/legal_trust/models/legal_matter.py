@@ -488,6 +488,7 @@ class LegalMatter(models.Model):
         instead of reading a stale balance.
 
         :param moves: ``account.move`` records about to be posted
+        :return: the matters whose available funds these moves reduce
         :raise ValidationError: overdraft
         :raise UserError: inconsistent trust lines, closed matter, locked period
         """
@@ -495,8 +496,9 @@ class LegalMatter(models.Model):
         for move in moves:
             move._legal_check_trust_move()
         matters = lines.matter_id
+        outflow = self.browse()
         if not matters:
-            return
+            return outflow
         matters._trust_lock()
         figures = matters._trust_figures()
         deltas = defaultdict(lambda: [0.0, 0.0])
@@ -508,6 +510,7 @@ class LegalMatter(models.Model):
             delta_available = delta_balance - delta_uncleared
             if matter.currency_id.compare_amounts(delta_available, 0) >= 0:
                 continue
+            outflow |= matter
             balance, uncleared = figures.get(matter.id, (0.0, 0.0))
             available = matter.currency_id.round(balance - uncleared)
             if matter.currency_id.compare_amounts(available + delta_available, 0) < 0:
@@ -521,6 +524,14 @@ class LegalMatter(models.Model):
                         needed=matter._format_amount(-delta_available),
                     )
                 )
+        return outflow
+
+    def _trust_after_outflow(self):
+        """Hook called after a posting reduced these matters' available trust funds
+        (disbursement, invoice paid from trust, transfer out, refund, dispute, reversal).
+
+        Does nothing here; ``legal_retainers`` requests evergreen top-ups from it.
+        """
 
     def _invalidate_trust_balances(self):
         """Forget the computed balances: the next read sums the ledger again."""
