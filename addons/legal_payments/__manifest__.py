@@ -10,7 +10,15 @@
     "license": "LGPL-3",
     "depends": ["legal_trust", "account_payment", "payment_stripe"],
     "external_dependencies": {"python": ["stripe"]},
-    "data": [],
+    "data": [
+        "security/ir.model.access.csv",
+        "security/legal_payments_security.xml",
+        "data/ir_cron_data.xml",
+        "views/mail_templates.xml",
+        "views/legal_stripe_event_views.xml",
+        "views/payment_provider_views.xml",
+        "views/res_config_settings_views.xml",
+    ],
     "demo": [],
     "installable": True,
 }

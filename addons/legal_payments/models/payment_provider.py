@@ -116,3 +116,14 @@ class PaymentProvider(models.Model):
         """
         self.ensure_one()
         return utils.stripe_client(self.sudo())
+
+    @api.model
+    def _get_compatible_providers(self, *args, **kwargs):
+        """Override of `payment` to keep trust providers for trust deposits only.
+
+        Trust providers are offered only when the context key ``legal_trust_deposit`` is set
+        (the matter's deposit page); operating providers are not offered for trust deposits.
+        """
+        providers = super()._get_compatible_providers(*args, **kwargs)
+        trust_deposit = self.env.context.get("legal_trust_deposit")
+        return providers.filtered(lambda p: p.legal_is_trust == bool(trust_deposit))

@@ -1,0 +1,388 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+
+import logging
+
+import stripe
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL, float_compare
+
+from .. import const
+
+_logger = logging.getLogger(__name__)
+
+
+class PaymentTransaction(models.Model):
+    _inherit = "payment.transaction"
+
+    legal_matter_id = fields.Many2one(
+        string="Matter",
+        comodel_name="legal.matter",
+        readonly=True,
+        index="btree_not_null",
+        check_company=True,
+        help="The matter credited in trust by this deposit.",
+    )
+    legal_trust_move_id = fields.Many2one(
+        string="Trust Deposit Entry", comodel_name="account.move", readonly=True, copy=False
+    )
+    legal_fee_amount = fields.Monetary(
+        string="Stripe Fee", readonly=True, copy=False, currency_field="company_currency_id"
+    )
+    company_currency_id = fields.Many2one(related="company_id.currency_id")
+    legal_fee_state = fields.Selection(
+        string="Fee Booking",
+        selection=[
+            ("booked", "Booked"),
+            ("none", "No Fee"),
+            ("unavailable", "Not Available Yet"),
+        ],
+        readonly=True,
+        copy=False,
+    )
+    legal_fee_move_id = fields.Many2one(
+        string="Fee Entry", comodel_name="account.move", readonly=True, copy=False
+    )
+    legal_replenish_move_id = fields.Many2one(
+        string="Trust Replenishment Entry", comodel_name="account.move", readonly=True,
+        copy=False,
+    )
+
+    # === BUSINESS METHODS - CHECKS === #
+
+    @api.model
+    def _legal_check_payment_request(self, provider, amount, currency, partner, invoices,
+                                     matter=None):
+        """Re-check, on the server, what a client asks to pay before any transaction exists.
+
+        :param provider: the sudoed `payment.provider` that would process the payment
+        :param float amount: the amount the client asked to pay
+        :param currency: the `res.currency` asked
+        :param partner: the paying `res.partner`
+        :param invoices: the `account.move` invoices paid (possibly empty)
+        :param matter: the `legal.matter` credited in trust, for a trust deposit
+        :return: None
+        :raise ValidationError: invoices through a trust provider, a deposit through an
+            operating provider, another currency or partner, more than the residual, a
+            non-positive amount
+        """
+        if provider.legal_is_trust and invoices:
+            raise ValidationError(_("Invoices cannot be paid through a trust account."))
+        if matter and not provider.legal_is_trust:
+            raise ValidationError(_("Trust deposits are only accepted through a trust account."))
+        if provider.legal_is_trust and not matter:
+            raise ValidationError(_("This payment method only accepts trust deposits."))
+        if amount is None or currency.compare_amounts(amount, 0) <= 0:
+            raise ValidationError(_("The amount to pay must be positive."))
+        commercial = partner.commercial_partner_id
+        if invoices:
+            invoices = invoices.sudo()
+            if any(
+                inv.state != "posted" or inv.move_type != "out_invoice" for inv in invoices
+            ):
+                raise ValidationError(_("Only posted customer invoices can be paid online."))
+            if invoices.currency_id != currency:
+                raise ValidationError(_("The payment must be in the invoice's currency."))
+            if invoices.commercial_partner_id != commercial:
+                raise ValidationError(_("This invoice belongs to another customer."))
+            if invoices.company_id != provider.company_id:
+                raise ValidationError(_("This payment method belongs to another company."))
+            residual = sum(invoices.mapped("amount_residual"))
+            if currency.compare_amounts(amount, residual) > 0:
+                raise ValidationError(_("The amount exceeds what is due on the invoice."))
+        if matter:
+            matter = matter.sudo()
+            if matter.currency_id != currency:
+                raise ValidationError(_("The deposit must be in the matter's currency."))
+            if matter.partner_id.commercial_partner_id != commercial:
+                raise ValidationError(_("This matter belongs to another client."))
+            if matter.company_id != provider.company_id or matter.state != "open":
+                raise ValidationError(_("This matter does not accept deposits."))
+
+    # === BUSINESS METHODS - LOCKING === #
+
+    def _legal_lock(self):
+        """Lock the transactions' rows until the end of the database transaction.
+
+        Pending ORM writes are flushed first and the cache is invalidated after, so that the
+        caller re-reads the state committed by a concurrent worker. Under REPEATABLE READ, a row
+        changed by a transaction committed after ours started raises SerializationFailure,
+        which the caller retries.
+        """
+        if not self:
+            return self
+        self.flush_recordset()
+        self.env.cr.execute(SQL(
+            "SELECT id FROM payment_transaction WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+            tuple(self.ids),
+        ))
+        self.invalidate_recordset()
+        return self
+
+    def _handle_notification_data(self, provider_code, notification_data):
+        """Override of `payment` to lock the Stripe transaction before updating it.
+
+        The return route, the status poll, the webhook processor and token payments all go
+        through here: the second one to come waits for the lock, then sees the new state.
+        """
+        if provider_code != "stripe":
+            return super()._handle_notification_data(provider_code, notification_data)
+        tx = self._get_tx_from_notification_data(provider_code, notification_data)
+        tx._legal_lock()
+        tx._process_notification_data(notification_data)
+        return tx
+
+    # === BUSINESS METHODS - POST-PROCESSING === #
+
+    def _post_process(self):
+        """Override of `payment` to post-process each transaction exactly once.
+
+        The transactions are locked, then re-read: those post-processed meanwhile by the status
+        poll, the return route or a cron are skipped. After the standard post-processing, the
+        Stripe fee is booked and the firm is told.
+        """
+        txs = self._legal_lock().filtered(lambda tx: not tx.is_post_processed)
+        if not txs:
+            return None
+        res = super(PaymentTransaction, txs)._post_process()
+        for tx in txs.filtered(lambda t: t.provider_code == "stripe"):
+            if tx.operation in ("validation", "refund"):
+                continue
+            if tx.state == "pending" and tx.provider_id.legal_is_trust:
+                # ACH processing: in the trust ledger, not available until it clears.
+                tx._legal_post_trust_deposit(cleared=False)
+            elif tx.state == "done":
+                if not tx.legal_fee_state:
+                    tx._legal_book_stripe_fee()
+                tx._legal_notify_firm("paid")
+            elif tx.state in ("error", "cancel") and tx.legal_trust_move_id:
+                tx._legal_reverse_trust_deposit()
+                tx._legal_notify_firm("ach_failed", tx.state_message)
+            elif tx.state == "error" and tx.payment_method_id.code == "ach_direct_debit":
+                tx._legal_notify_firm("ach_failed", tx.state_message)
+        return res
+
+    def _create_payment(self, **extra_create_values):
+        """Override of `account_payment` to route the money by the provider's kind.
+
+        A trust deposit is credited to the matter's trust ledger through the legal_trust API,
+        never to receivable: no `account.payment` is created. An operating payment is the
+        standard one, its outstanding account being the Stripe clearing account, the
+        default account of the provider's journal (ACCOUNTING.md entry 6: Dr SOC, Cr AR).
+        """
+        self.ensure_one()
+        if self.provider_code == "stripe" and self.provider_id.legal_is_trust:
+            self._legal_post_trust_deposit(cleared=True)
+            return self.env["account.payment"]
+        if self.provider_code == "stripe":
+            # The payment's outstanding account is the Stripe clearing account, which the fee
+            # and the payout credit: set it on the provider's payment method line.
+            journal = self.provider_id.journal_id
+            method_line = journal.inbound_payment_method_line_ids.filtered(
+                lambda line: line.payment_provider_id == self.provider_id
+            )
+            if method_line and method_line.payment_account_id != journal.default_account_id:
+                method_line.sudo().payment_account_id = journal.default_account_id
+        return super()._create_payment(**extra_create_values)
+
+    def _legal_post_trust_deposit(self, cleared=True):
+        """Credit the matter's trust ledger with the gross amount (ACCOUNTING.md entry 5/7).
+
+        Idempotent: a deposit already posted is only marked cleared when ``cleared``.
+
+        :param bool cleared: False while an ACH debit is processing
+        :return: the trust deposit `account.move`
+        """
+        self.ensure_one()
+        matter = self.legal_matter_id.sudo()
+        if not matter:
+            raise ValidationError(_("The trust deposit %s has no matter.", self.reference))
+        if self.legal_trust_move_id:
+            if cleared:
+                matter.trust_clear_deposit(self.legal_trust_move_id.id)
+            return self.legal_trust_move_id
+        move_id = matter.trust_deposit(
+            self.amount,
+            journal_id=self.provider_id.journal_id.id,
+            memo=_("Online deposit %(ref)s (%(provider)s)", ref=self.reference,
+                   provider=self.provider_id.name),
+            cleared=cleared,
+        )
+        self.legal_trust_move_id = move_id
+        return self.legal_trust_move_id
+
+    def _legal_reverse_trust_deposit(self):
+        """Reverse the pending trust deposit of a failed ACH debit (ACCOUNTING.md entry 7).
+
+        It can never overdraw: the deposit was never available. Idempotent.
+        """
+        self.ensure_one()
+        move = self.legal_trust_move_id
+        if not move or move.reversal_move_ids.filtered(lambda m: m.state == "posted"):
+            return
+        self.legal_matter_id.sudo().trust_reverse(
+            move.id, memo=_("Failed bank payment %s", self.reference)
+        )
+
+    # === BUSINESS METHODS - FEES === #
+
+    def _legal_fetch_balance_transaction(self):
+        """Read the balance transaction of the payment's charge with the official SDK.
+
+        :return: the Stripe BalanceTransaction, or None when Stripe has none (yet)
+        :rtype: stripe.BalanceTransaction | None
+        """
+        self.ensure_one()
+        client = self.provider_id._legal_stripe_client()
+        intent = client.v1.payment_intents.retrieve(self.provider_reference).to_dict()
+        charge_id = intent.get("latest_charge")
+        if not charge_id:
+            charges = intent.get("charges") or {}
+            data = charges.get("data") or []
+            charge_id = data and data[0].get("id")
+        if not charge_id:
+            return None
+        charge = client.v1.charges.retrieve(charge_id).to_dict()
+        bt_id = charge.get("balance_transaction")
+        if not bt_id:
+            return None
+        if not isinstance(bt_id, str):
+            bt_id = bt_id["id"]
+        return client.v1.balance_transactions.retrieve(bt_id).to_dict()
+
+    def _legal_book_stripe_fee(self):
+        """Book the Stripe fee of a successful payment (ACCOUNTING.md entries 5 and 6).
+
+        Operating: Dr card fees, Cr Stripe operating clearing. Trust: Dr card fees, Cr Stripe
+        trust clearing, then the replenishment with the firm's money, Dr trust bank, Cr
+        operating bank, so that no client money pays the fee. When Stripe has no balance
+        transaction yet, the fee is left "not available" (logged) and the payment stands.
+        """
+        self.ensure_one()
+        try:
+            balance_tx = self._legal_fetch_balance_transaction()
+        except (stripe.StripeError, KeyError, TypeError) as exc:
+            _logger.warning("Stripe fee of %s not available: %s", self.reference, exc)
+            balance_tx = None
+        if balance_tx is None:
+            self.legal_fee_state = "unavailable"
+            return
+        currency = self.env["res.currency"].search(
+            [("name", "=", str(balance_tx["currency"]).upper())], limit=1
+        ) or self.company_id.currency_id
+        fee = balance_tx["fee"] / (10 ** currency.decimal_places)
+        company = self.company_id
+        if currency != company.currency_id:
+            fee = currency._convert(fee, company.currency_id, company, fields.Date.context_today(self))
+        if float_compare(fee, 0, precision_rounding=company.currency_id.rounding) <= 0:
+            self.legal_fee_state = "none"
+            return
+        self.legal_fee_amount = fee
+        self.legal_fee_move_id = self._legal_post_fee_entry(fee)
+        if self.provider_id.legal_is_trust:
+            self.legal_replenish_move_id = self._legal_post_replenishment(fee)
+        self.legal_fee_state = "booked"
+
+    def _legal_post_fee_entry(self, fee):
+        journal = self.provider_id.journal_id
+        label = _("Stripe fee %s", self.reference)
+        move = self.env["account.move"].sudo().create({
+            "move_type": "entry",
+            "journal_id": journal.id,
+            "company_id": self.company_id.id,
+            "ref": label,
+            "line_ids": [
+                fields.Command.create({
+                    "name": label,
+                    "account_id": self.company_id._legal_card_fee_account().id,
+                    "debit": fee,
+                    "partner_id": self.partner_id.commercial_partner_id.id,
+                }),
+                fields.Command.create({
+                    "name": label,
+                    "account_id": journal.default_account_id.id,
+                    "credit": fee,
+                    "partner_id": self.partner_id.commercial_partner_id.id,
+                }),
+            ],
+        })
+        move.action_post()
+        return move
+
+    def _legal_post_replenishment(self, amount):
+        """Transfer ``amount`` of the firm's money from operating to trust: Dr TB, Cr OB."""
+        trust_bank = self.provider_id.legal_payout_journal_id
+        operating = self.company_id._legal_operating_journal()
+        if not trust_bank:
+            raise ValidationError(_(
+                "Set the payout bank journal of %s to replenish trust.", self.provider_id.name
+            ))
+        label = _("Trust replenishment of the card fee %s", self.reference)
+        move = self.env["account.move"].sudo().create({
+            "move_type": "entry",
+            "journal_id": operating.id,
+            "company_id": self.company_id.id,
+            "ref": label,
+            "line_ids": [
+                fields.Command.create({
+                    "name": label,
+                    "account_id": trust_bank.default_account_id.id,
+                    "debit": amount,
+                }),
+                fields.Command.create({
+                    "name": label,
+                    "account_id": operating.default_account_id.id,
+                    "credit": amount,
+                }),
+            ],
+        })
+        move.action_post()
+        return move
+
+    # === BUSINESS METHODS - NOTIFICATIONS === #
+
+    def _legal_responsible_user(self):
+        self.ensure_one()
+        invoice = self.invoice_ids[:1]
+        return (
+            invoice.invoice_user_id
+            or self.legal_matter_id.user_id
+            or self.env.ref("base.user_admin", raise_if_not_found=False)
+        )
+
+    def _legal_notify_firm(self, kind, message=None):
+        """Tell the firm at once: a note in the chatter of the invoice or matter, and an e-mail
+        to the responsible user.
+
+        :param str kind: ``paid``, ``ach_failed`` or ``dispute``
+        :param str message: an extra explanation
+        """
+        self.ensure_one()
+        titles = {
+            "paid": _("Payment received: %(amount)s from %(partner)s (%(ref)s)"),
+            "ach_failed": _("Bank payment failed: %(amount)s from %(partner)s (%(ref)s)"),
+            "dispute": _("Payment disputed: %(amount)s from %(partner)s (%(ref)s)"),
+        }
+        amount = self.currency_id.format(self.amount)
+        subject = titles[kind] % {
+            "amount": amount, "partner": self.partner_id.display_name, "ref": self.reference
+        }
+        body = Markup("<p>%s</p>") % subject
+        if message:
+            body += Markup("<p>%s</p>") % message
+        documents = self.invoice_ids or self.legal_matter_id
+        for document in documents.sudo():
+            document.message_post(body=body, subtype_xmlid="mail.mt_note")
+        user = self._legal_responsible_user()
+        if user and user.email:
+            self.env["mail.mail"].sudo().create({
+                "subject": subject,
+                "body_html": body,
+                "email_to": user.email_formatted,
+                "email_from": self.company_id.email_formatted or user.email_formatted,
+                "model": documents[:1]._name if documents else self._name,
+                "res_id": documents[:1].id if documents else self.id,
+                "auto_delete": False,
+            })
