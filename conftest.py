@@ -102,7 +102,9 @@ class StripeEmulator:
             # emulator, the pipe closes and the emulator stops by itself.
             self.process = subprocess.Popen(  # noqa: S603
                 [sys.executable, str(EMULATOR_SCRIPT), "--exit-on-stdin-eof"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
                 cwd=ROOT,
             )
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)

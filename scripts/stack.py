@@ -41,9 +41,7 @@ def check_odoo():
         "sys.exit(3) if odoo.release.version_info[0] != 18 else "
         "print(os.path.dirname(odoo.__file__))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode == 3:
         raise StackError("the importable Odoo is not 18.0: install Odoo 18.0 (see README)")
     if proc.returncode != 0:
@@ -83,9 +81,7 @@ def find_pg_bindir():
     """Directory holding ``initdb`` and ``pg_ctl``: pg_config, PATH, then Debian's layout."""
     candidates = []
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        out = subprocess.run(
-            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
-        )
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
         candidates.append(out.stdout.strip())
     initdb = shutil.which("initdb")
     if initdb:
@@ -154,8 +150,15 @@ class Cluster:
         proc = self._run(
             [
                 os.path.join(self.bindir, "initdb"),
-                "-D", data, "-U", self.user, "--auth=trust",
-                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+                "-D",
+                data,
+                "-U",
+                self.user,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
             ],
             check=False,
         )
@@ -167,8 +170,17 @@ class Cluster:
         )
         proc = self._run(
             [
-                os.path.join(self.bindir, "pg_ctl"), "-D", data, "-o", options,
-                "-l", os.path.join(workdir, "postgresql.log"), "-w", "-t", "60", "start",
+                os.path.join(self.bindir, "pg_ctl"),
+                "-D",
+                data,
+                "-o",
+                options,
+                "-l",
+                os.path.join(workdir, "postgresql.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
             ],
             check=False,
         )
@@ -186,14 +198,23 @@ class Cluster:
         """Restart the private cluster (fault tests); no-op on an external server."""
         if not self.started:
             return
-        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-m", "fast",
-                   "restart"], check=True)
+        self._run(
+            [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-m", "fast", "restart"],
+            check=True,
+        )
 
     def stop(self):
         if self.started:
             self._run(
-                [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate",
-                 "-w", "stop"],
+                [
+                    os.path.join(self.bindir, "pg_ctl"),
+                    "-D",
+                    self.data,
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
                 check=False,
             )
             self.started = False
@@ -249,16 +270,21 @@ def install_addons(config, db_name, log_path, modules=None, log_hint=None):
     with open(log_path, "w") as log:
         proc = subprocess.run(
             odoo_cmd(
-                config, "-d", db_name, "-i", ",".join(modules),
-                "--stop-after-init", "--log-level=info", "--no-http",
+                config,
+                "-d",
+                db_name,
+                "-i",
+                ",".join(modules),
+                "--stop-after-init",
+                "--log-level=info",
+                "--no-http",
             ),
-            stdout=log, stderr=subprocess.STDOUT, check=False,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     text = Path(log_path).read_text(errors="replace")
-    bad = [
-        line for line in text.splitlines()
-        if " ERROR " in line or " CRITICAL " in line
-    ]
+    bad = [line for line in text.splitlines() if " ERROR " in line or " CRITICAL " in line]
     if proc.returncode != 0 or bad:
         # An uncaught exception is not logged as ERROR: its last unindented line says it.
         last = [line for line in text.splitlines() if line.strip() and not line[0].isspace()]
@@ -297,7 +323,8 @@ def database_state(cluster, db_name, modules=None):
                 return "incomplete"
             cr.execute(
                 "SELECT count(*) FROM ir_module_module WHERE state = 'installed' "
-                "AND name = ANY(%s)", [list(modules)]
+                "AND name = ANY(%s)",
+                [list(modules)],
             )
             return "ready" if cr.fetchone()[0] == len(modules) else "incomplete"
     except psycopg2.Error as exc:

@@ -48,11 +48,10 @@ import sys
 import threading
 from urllib.parse import parse_qsl
 
-from aiohttp import web
-from multidict import MultiDict
-
 import localstripe
+from aiohttp import web
 from localstripe import resources, server, webhooks
+from multidict import MultiDict
 
 LOCALSTRIPE_VERSION = "1.15.10"
 
@@ -175,7 +174,10 @@ async def idempotency_middleware(request, handler):
         raise  # not cached: the json errors middleware answers it
     if isinstance(response, web.Response) and response.status < 500:
         _idempotent_responses[cache_key] = (
-            fingerprint, response.status, response.body, response.content_type
+            fingerprint,
+            response.status,
+            response.body,
+            response.content_type,
         )
         response.headers["Idempotency-Key"] = key
     return response
@@ -203,7 +205,8 @@ def make_app():
     if localstripe.__version__ != LOCALSTRIPE_VERSION:
         _logger.warning(
             "localstripe %s found, this launcher is written for %s",
-            localstripe.__version__, LOCALSTRIPE_VERSION,
+            localstripe.__version__,
+            LOCALSTRIPE_VERSION,
         )
     _no_persistence()
     server.get_post_data = get_post_data
@@ -242,6 +245,7 @@ def _exit_on_stdin_eof(app):
 
     Started from ``on_startup``, once aiohttp handles SIGTERM as a graceful exit.
     """
+
     def watch():
         try:
             while sys.stdin.buffer.read(4096):
@@ -258,12 +262,18 @@ def _exit_on_stdin_eof(app):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--port", type=int, default=0,
-                        help="port on 127.0.0.1 (default: a free one, printed on stdout)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="log every request to stderr")
-    parser.add_argument("--exit-on-stdin-eof", action="store_true",
-                        help="stop when stdin is closed (for a parent that pipes stdin)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port on 127.0.0.1 (default: a free one, printed on stdout)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="stop when stdin is closed (for a parent that pipes stdin)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(

@@ -22,8 +22,7 @@ def _compose_command():
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     if shutil.which("docker"):
-        probe = subprocess.run(["docker", "compose", "version"], capture_output=True,
-                               check=False)
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
         if probe.returncode == 0:
             return ["docker", "compose"]
     return None
@@ -35,7 +34,11 @@ def test_compose_file_validates():
         pytest.skip("neither docker-compose nor the docker compose plugin is installed")
     result = subprocess.run(
         [*command, "-f", str(COMPOSE), "--profile", "tests", "config", "-q"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -55,9 +58,7 @@ def test_init_installs_the_four_addons_once_before_odoo_starts(compose):
     assert f"--init={','.join(ADDONS)}" in command
     assert "--stop-after-init" in command
     assert services["init"]["depends_on"]["db"]["condition"] == "service_healthy"
-    assert services["odoo"]["depends_on"]["init"]["condition"] == (
-        "service_completed_successfully"
-    )
+    assert services["odoo"]["depends_on"]["init"]["condition"] == ("service_completed_successfully")
 
 
 def test_addons_and_config_are_mounted(compose):

@@ -80,7 +80,8 @@ def test_find_pg_bindir_uses_the_debian_layout_when_nothing_is_on_path(monkeypat
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     real_glob = stack.glob.glob
     monkeypatch.setattr(
-        stack.glob, "glob",
+        stack.glob,
+        "glob",
         lambda pattern: real_glob(str(tmp_path / "postgresql" / "*" / "bin")),
     )
     assert stack.find_pg_bindir() == str(tmp_path / "postgresql" / "16" / "bin")
@@ -103,8 +104,13 @@ def test_command_without_odoo_says_how_to_install_it(python_without_odoo, comman
     before = _legal_tmp_dirs()
     env = {k: v for k, v in os.environ.items() if k not in ("PGHOST", "LEGAL_DB_HOST")}
     result = subprocess.run(
-        [python_without_odoo, str(ROOT / command)], capture_output=True, text=True,
-        env=env, cwd=ROOT, timeout=60, check=False,
+        [python_without_odoo, str(ROOT / command)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -127,7 +133,11 @@ def test_run_on_an_occupied_port_is_one_clear_line_and_leaves_nothing():
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "run"), "--port", str(port)],
-            capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
         )
     assert result.returncode == 1
     assert result.stdout == ""
@@ -146,8 +156,12 @@ def test_failed_install_is_one_line_naming_the_first_error(tmp_path, monkeypatch
     monkeypatch.delenv("PGPASSWORD", raising=False)
     cluster = stack.Cluster()
     config = stack.write_config(
-        tmp_path / "odoo.conf", cluster, stack.check_odoo(), "legal_never",
-        http_port=stack.free_port(), data_dir=str(tmp_path / "filestore"),
+        tmp_path / "odoo.conf",
+        cluster,
+        stack.check_odoo(),
+        "legal_never",
+        http_port=stack.free_port(),
+        data_dir=str(tmp_path / "filestore"),
     )
     log = tmp_path / "install.log"
     with pytest.raises(stack.StackError) as error:
@@ -163,19 +177,25 @@ def test_failed_install_is_one_line_naming_the_first_error(tmp_path, monkeypatch
 
 
 def test_write_config_points_odoo_at_our_addons_and_the_cluster(tmp_path, monkeypatch):
-    for name, value in {"LEGAL_DB_HOST": "/sock", "LEGAL_DB_PORT": "5433",
-                        "LEGAL_DB_USER": "me", "LEGAL_DB_PASSWORD": "pw"}.items():
+    for name, value in {
+        "LEGAL_DB_HOST": "/sock",
+        "LEGAL_DB_PORT": "5433",
+        "LEGAL_DB_USER": "me",
+        "LEGAL_DB_PASSWORD": "pw",
+    }.items():
         monkeypatch.setenv(name, value)
     cluster = stack.Cluster()
     assert cluster.external
     path = stack.write_config(
-        tmp_path / "odoo.conf", cluster, stack.check_odoo(), "legal_db",
-        http_port=8123, data_dir=None,
+        tmp_path / "odoo.conf",
+        cluster,
+        stack.check_odoo(),
+        "legal_db",
+        http_port=8123,
+        data_dir=None,
     )
     text = Path(path).read_text()
-    options = dict(
-        line.split(" = ", 1) for line in text.splitlines()[1:]
-    )
+    options = dict(line.split(" = ", 1) for line in text.splitlines()[1:])
     assert text.startswith("[options]\n")
     assert options["addons_path"].split(",")[-1] == str(ROOT / "addons")
     assert options["db_host"] == "/sock"

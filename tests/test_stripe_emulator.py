@@ -43,12 +43,16 @@ def odoo_payment_intent_payload(customer_id):
 
 @pytest.fixture
 def customer(stripe_emulator):
-    response = stripe("POST", f"{stripe_emulator.api_base}customers", {
-        "description": "Odoo Partner: Jane Client (id: 7)",
-        "email": "jane@example.com",
-        "name": "Jane Client",
-        "address[city]": None,  # requests drops None values, as for Odoo's payloads
-    })
+    response = stripe(
+        "POST",
+        f"{stripe_emulator.api_base}customers",
+        {
+            "description": "Odoo Partner: Jane Client (id: 7)",
+            "email": "jane@example.com",
+            "name": "Jane Client",
+            "address[city]": None,  # requests drops None values, as for Odoo's payloads
+        },
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -63,7 +67,8 @@ def test_payment_intent_created_with_odoo_parameters_is_read_back_with_body_para
     stripe_emulator, customer
 ):
     created = stripe(
-        "POST", f"{stripe_emulator.api_base}payment_intents",
+        "POST",
+        f"{stripe_emulator.api_base}payment_intents",
         odoo_payment_intent_payload(customer["id"]),
     )
     assert created.status_code == 200, created.text
@@ -76,7 +81,8 @@ def test_payment_intent_created_with_odoo_parameters_is_read_back_with_body_para
 
     # Odoo's webhook/return controller: GET with its parameters in a form-encoded body.
     fetched = stripe(
-        "GET", f"{stripe_emulator.api_base}payment_intents/{intent['id']}",
+        "GET",
+        f"{stripe_emulator.api_base}payment_intents/{intent['id']}",
         {"expand[]": "customer"},
     )
     assert fetched.status_code == 200, fetched.text
@@ -94,11 +100,15 @@ def test_get_body_parameters_are_validated_like_query_parameters(stripe_emulator
 
 
 def test_setup_intent_accepts_odoo_description(stripe_emulator, customer):
-    response = stripe("POST", f"{stripe_emulator.api_base}setup_intents", {
-        "customer": customer["id"],
-        "description": "S00042-1",
-        "payment_method_types[]": "card",
-    })
+    response = stripe(
+        "POST",
+        f"{stripe_emulator.api_base}setup_intents",
+        {
+            "customer": customer["id"],
+            "description": "S00042-1",
+            "payment_method_types[]": "card",
+        },
+    )
     assert response.status_code == 200, response.text
     assert response.json()["id"].startswith("seti_")
 
@@ -145,11 +155,14 @@ def test_flush_forgets_idempotent_responses(stripe_emulator, customer):
     assert first["id"].startswith("pi_")
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "v1/no_such_resource"),
-    ("POST", "v1/customers/cus_x/payment_methods_typo"),
-    ("GET", "totally/elsewhere"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "v1/no_such_resource"),
+        ("POST", "v1/customers/cus_x/payment_methods_typo"),
+        ("GET", "totally/elsewhere"),
+    ],
+)
 def test_unknown_route_answers_stripe_json_404(stripe_emulator, method, path):
     response = stripe(method, f"{stripe_emulator.url}/{path}")
     assert response.status_code == 404
@@ -185,11 +198,15 @@ def test_webhook_is_delivered_signed(stripe_emulator):
         listener.listen(1)
         listener.settimeout(15)
         port = listener.getsockname()[1]
-        configured = requests.post(f"{stripe_emulator.url}/_config/webhooks/odoo", data={
-            "url": f"http://127.0.0.1:{port}/payment/stripe/webhook",
-            "secret": "whsec_legal",
-            "events[]": "customer.created",
-        }, timeout=10)
+        configured = requests.post(
+            f"{stripe_emulator.url}/_config/webhooks/odoo",
+            data={
+                "url": f"http://127.0.0.1:{port}/payment/stripe/webhook",
+                "secret": "whsec_legal",
+                "events[]": "customer.created",
+            },
+            timeout=10,
+        )
         assert configured.status_code == 200, configured.text
         created = stripe("POST", f"{stripe_emulator.api_base}customers", {"name": "Hook"})
         assert created.status_code == 200
@@ -211,9 +228,14 @@ def test_flush_forgets_webhooks(stripe_emulator):
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        response = requests.post(f"{stripe_emulator.url}/_config/webhooks/w", data={
-            "url": f"http://127.0.0.1:{port}/hook", "secret": "whsec_legal",
-        }, timeout=10)
+        response = requests.post(
+            f"{stripe_emulator.url}/_config/webhooks/w",
+            data={
+                "url": f"http://127.0.0.1:{port}/hook",
+                "secret": "whsec_legal",
+            },
+            timeout=10,
+        )
         assert response.status_code == 200
         stripe_emulator.flush()
         stripe("POST", f"{stripe_emulator.api_base}customers", {"name": "B"})
@@ -222,7 +244,7 @@ def test_flush_forgets_webhooks(stripe_emulator):
             conn, _ = listener.accept()
             conn.settimeout(3)
             pytest.fail(repr(conn.recv(65536)))
-        except socket.timeout:
+        except TimeoutError:
             pass
 
 
@@ -235,7 +257,10 @@ def launch(tmp_path):
     def _launch(*args):
         process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            text=True,
         )
         processes.append(process)
         return process
@@ -295,9 +320,15 @@ def test_nothing_is_persisted_to_tmp(launch):
     port = int(process.stdout.readline().split()[1])
     api = f"http://127.0.0.1:{port}/v1/"
     customer = stripe("POST", f"{api}customers", {"name": "Persist Me"}).json()
-    stripe("POST", f"{api}payment_intents", {
-        "amount": 100, "currency": "usd", "customer": customer["id"],
-    })
+    stripe(
+        "POST",
+        f"{api}payment_intents",
+        {
+            "amount": 100,
+            "currency": "usd",
+            "customer": customer["id"],
+        },
+    )
     stripe("DELETE", f"{api}customers/{customer['id']}")
     process.terminate()
     process.wait(timeout=10)
