@@ -6,16 +6,18 @@ pytest-odoo its options. This file adds:
 * **The Stripe emulator** (``tests/stripe_emulator.py``): started once per session by an autouse
   fixture (it is cheap), stopped at the end. While it runs, the environment holds:
 
-  - ``LEGAL_STRIPE_API_BASE``: ``http://127.0.0.1:<port>/v1/``, a drop-in replacement for
-    ``https://api.stripe.com/v1/`` (trailing slash, ready for ``url_join(base, endpoint)``);
-  - ``LEGAL_STRIPE_EMULATOR_URL``: ``http://127.0.0.1:<port>``, the emulator's root, for its
-    ``/_config/...`` endpoints (``POST /_config/webhooks/<id>``, ``DELETE /_config/data``).
+  - ``LEGAL_STRIPE_API_BASE``: ``http://127.0.0.1:<port>``, the emulator's root, in the form of
+    Stripe's ``https://api.stripe.com`` (no ``/v1``, no trailing slash): the value to put in the
+    system parameter ``legal_payments.stripe_api_base``. The API is under ``<base>/v1/``, the
+    emulator's controls under ``<base>/_config/`` (``POST /_config/webhooks/<id>`` with ``url``,
+    ``secret``, optional ``events[]``; ``DELETE /_config/data``).
 
   Odoo test classes (``TransactionCase``, ``HttpCase``...) that talk to it set the class
   attribute ``stripe_emulator = True``: the emulator is then emptied (objects, webhooks,
   idempotent responses) before each of their tests. Create emulator objects in the test or in
   ``setUp``, not in ``setUpClass``. Plain pytest tests ask for the ``stripe_emulator`` fixture,
-  which empties it and returns an object with ``url``, ``api_base`` and ``port``.
+  which empties it and returns an object with ``url`` (the base), ``api_url`` (``<base>/v1/``)
+  and ``port``.
 
 * **A quiet test-framework import**: Odoo logs an ERROR "Importing test framework, avoid
   importing from business modules..." when ``odoo.tests`` is first imported outside test mode,
@@ -38,7 +40,6 @@ ROOT = Path(__file__).resolve().parent
 EMULATOR_SCRIPT = ROOT / "tests" / "stripe_emulator.py"
 EMULATOR_START_TIMEOUT = 30
 ENV_API_BASE = "LEGAL_STRIPE_API_BASE"
-ENV_EMULATOR_URL = "LEGAL_STRIPE_EMULATOR_URL"
 
 
 # --------------------------------------------------------------------------- odoo.tests import
@@ -89,7 +90,7 @@ class StripeEmulator:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def api_base(self):
+    def api_url(self):
         return f"{self.url}/v1/"
 
     def start(self, timeout=EMULATOR_START_TIMEOUT):
@@ -157,18 +158,16 @@ def stripe_emulator_server():
         emulator.start()
     except RuntimeError as exc:
         pytest.exit(f"error: {exc}", returncode=1)
-    saved = {name: os.environ.get(name) for name in (ENV_API_BASE, ENV_EMULATOR_URL)}
-    os.environ[ENV_API_BASE] = emulator.api_base
-    os.environ[ENV_EMULATOR_URL] = emulator.url
+    saved = os.environ.get(ENV_API_BASE)
+    os.environ[ENV_API_BASE] = emulator.url
     try:
         yield emulator
     finally:
         emulator.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if saved is None:
+            os.environ.pop(ENV_API_BASE, None)
+        else:
+            os.environ[ENV_API_BASE] = saved
         if cleanup:
             Path(cleanup).unlink(missing_ok=True)
 

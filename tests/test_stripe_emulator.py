@@ -45,7 +45,7 @@ def odoo_payment_intent_payload(customer_id):
 def customer(stripe_emulator):
     response = stripe(
         "POST",
-        f"{stripe_emulator.api_base}customers",
+        f"{stripe_emulator.api_url}customers",
         {
             "description": "Odoo Partner: Jane Client (id: 7)",
             "email": "jane@example.com",
@@ -58,9 +58,12 @@ def customer(stripe_emulator):
 
 
 def test_environment_points_to_the_running_emulator(stripe_emulator):
-    assert os.environ["LEGAL_STRIPE_API_BASE"] == stripe_emulator.api_base
-    assert os.environ["LEGAL_STRIPE_EMULATOR_URL"] == stripe_emulator.url
-    assert stripe_emulator.api_base == f"http://127.0.0.1:{stripe_emulator.port}/v1/"
+    # The form of Stripe's own base, https://api.stripe.com: root, no /v1, no trailing slash.
+    assert os.environ["LEGAL_STRIPE_API_BASE"] == f"http://127.0.0.1:{stripe_emulator.port}"
+    base = os.environ["LEGAL_STRIPE_API_BASE"]
+    response = stripe("GET", f"{base}/v1/customers")
+    assert response.status_code == 200
+    assert response.json()["object"] == "list"
 
 
 def test_payment_intent_created_with_odoo_parameters_is_read_back_with_body_params(
@@ -68,7 +71,7 @@ def test_payment_intent_created_with_odoo_parameters_is_read_back_with_body_para
 ):
     created = stripe(
         "POST",
-        f"{stripe_emulator.api_base}payment_intents",
+        f"{stripe_emulator.api_url}payment_intents",
         odoo_payment_intent_payload(customer["id"]),
     )
     assert created.status_code == 200, created.text
@@ -82,7 +85,7 @@ def test_payment_intent_created_with_odoo_parameters_is_read_back_with_body_para
     # Odoo's webhook/return controller: GET with its parameters in a form-encoded body.
     fetched = stripe(
         "GET",
-        f"{stripe_emulator.api_base}payment_intents/{intent['id']}",
+        f"{stripe_emulator.api_url}payment_intents/{intent['id']}",
         {"expand[]": "customer"},
     )
     assert fetched.status_code == 200, fetched.text
@@ -92,17 +95,17 @@ def test_payment_intent_created_with_odoo_parameters_is_read_back_with_body_para
 
 def test_get_body_parameters_are_validated_like_query_parameters(stripe_emulator, customer):
     # A list call with an unknown filter in the body is refused: the body reached localstripe.
-    refused = stripe("GET", f"{stripe_emulator.api_base}customers", {"no_such_filter": "1"})
+    refused = stripe("GET", f"{stripe_emulator.api_url}customers", {"no_such_filter": "1"})
     assert refused.status_code == 400
     assert "no_such_filter" in refused.json()["error"]["message"]
-    listed = stripe("GET", f"{stripe_emulator.api_base}customers", {"limit": 1})
+    listed = stripe("GET", f"{stripe_emulator.api_url}customers", {"limit": 1})
     assert [c["id"] for c in listed.json()["data"]] == [customer["id"]]
 
 
 def test_setup_intent_accepts_odoo_description(stripe_emulator, customer):
     response = stripe(
         "POST",
-        f"{stripe_emulator.api_base}setup_intents",
+        f"{stripe_emulator.api_url}setup_intents",
         {
             "customer": customer["id"],
             "description": "S00042-1",
@@ -119,7 +122,7 @@ def test_customer_keeps_its_description(stripe_emulator, customer):
 
 
 def test_idempotency_key_replays_the_first_response(stripe_emulator, customer):
-    url = f"{stripe_emulator.api_base}payment_intents"
+    url = f"{stripe_emulator.api_url}payment_intents"
     payload = odoo_payment_intent_payload(customer["id"])
     first = stripe("POST", url, payload, idempotency_key="tx-42-offline")
     again = stripe("POST", url, payload, idempotency_key="tx-42-offline")
@@ -134,7 +137,7 @@ def test_idempotency_key_replays_the_first_response(stripe_emulator, customer):
 
 
 def test_idempotency_key_reused_with_other_parameters_is_refused(stripe_emulator, customer):
-    url = f"{stripe_emulator.api_base}payment_intents"
+    url = f"{stripe_emulator.api_url}payment_intents"
     payload = odoo_payment_intent_payload(customer["id"])
     stripe("POST", url, payload, idempotency_key="k")
     response = stripe("POST", url, {**payload, "amount": 1}, idempotency_key="k")
@@ -143,7 +146,7 @@ def test_idempotency_key_reused_with_other_parameters_is_refused(stripe_emulator
 
 
 def test_flush_forgets_idempotent_responses(stripe_emulator, customer):
-    url = f"{stripe_emulator.api_base}payment_intents"
+    url = f"{stripe_emulator.api_url}payment_intents"
     payload = odoo_payment_intent_payload(customer["id"])
     first = stripe("POST", url, payload, idempotency_key="k").json()
     stripe_emulator.flush()
@@ -173,19 +176,19 @@ def test_unknown_route_answers_stripe_json_404(stripe_emulator, method, path):
 
 
 def test_wrong_method_answers_stripe_json_405(stripe_emulator):
-    response = stripe("PUT", f"{stripe_emulator.api_base}customers")
+    response = stripe("PUT", f"{stripe_emulator.api_url}customers")
     assert response.status_code == 405
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_unknown_object_is_a_json_404_from_localstripe(stripe_emulator):
-    response = stripe("GET", f"{stripe_emulator.api_base}payment_intents/pi_missing")
+    response = stripe("GET", f"{stripe_emulator.api_url}payment_intents/pi_missing")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_missing_api_key_is_refused(stripe_emulator):
-    response = requests.get(f"{stripe_emulator.api_base}customers", timeout=10)
+    response = requests.get(f"{stripe_emulator.api_url}customers", timeout=10)
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "Unauthorized"
 
@@ -208,7 +211,7 @@ def test_webhook_is_delivered_signed(stripe_emulator):
             timeout=10,
         )
         assert configured.status_code == 200, configured.text
-        created = stripe("POST", f"{stripe_emulator.api_base}customers", {"name": "Hook"})
+        created = stripe("POST", f"{stripe_emulator.api_url}customers", {"name": "Hook"})
         assert created.status_code == 200
         connection, _ = listener.accept()
         with connection:
@@ -238,7 +241,7 @@ def test_flush_forgets_webhooks(stripe_emulator):
         )
         assert response.status_code == 200
         stripe_emulator.flush()
-        stripe("POST", f"{stripe_emulator.api_base}customers", {"name": "B"})
+        stripe("POST", f"{stripe_emulator.api_url}customers", {"name": "B"})
         listener.settimeout(3)  # localstripe sends webhooks 1 s after the event
         try:
             conn, _ = listener.accept()
