@@ -1,9 +1,13 @@
 """The test and run commands' building blocks (scripts/stack.py) and their bad-input errors."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -16,8 +20,6 @@ import stack  # noqa: E402
 
 
 def _legal_tmp_dirs():
-    import tempfile  # noqa: PLC0415
-
     base = Path(tempfile.gettempdir())
     return {p.name for p in base.glob("legal-run-*")} | {p.name for p in base.glob("legal-test-*")}
 
@@ -218,3 +220,50 @@ def test_database_state_sees_the_installed_test_database():
     assert stack.database_state(cluster, db_name) == "ready"
     assert stack.database_state(cluster, db_name, modules=["no_such_addon"]) == "incomplete"
     assert stack.database_state(cluster, "legal_no_such_db") == "missing"
+
+
+# --------------------------------------------------------------------------- the run command
+def test_run_serves_the_database_and_stops_cleanly_on_sigint():
+    """scripts/run on the test server re-uses the installed test database (no second install),
+    serves /web/login, and on SIGINT stops Odoo and leaves no temporary directory."""
+    db_name = os.environ.get("LEGAL_TEST_DB")
+    if not db_name:
+        pytest.skip("run through ./scripts/test")
+    before = _legal_tmp_dirs()
+    port = stack.free_port()
+    env = dict(os.environ, LEGAL_DB_HOST=os.environ["PGHOST"])
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "run"), "--port", str(port), "--db", db_name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("[run] Odoo is serving"):
+                break
+        assert any(f"re-using database {db_name}" in line for line in lines), "".join(lines)
+        assert lines[-1].startswith(f"[run] Odoo is serving http://localhost:{port}"), lines
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/web/login", timeout=30) as page:
+            assert page.status == 200
+            assert b"oe_login_form" in page.read()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+    with socket.socket() as probe:  # Odoo is gone: its port is free again
+        probe.bind(("127.0.0.1", port))
+    assert _legal_tmp_dirs() <= before
+    cluster = stack.Cluster()
+    assert stack.database_state(cluster, db_name) == "ready"  # a configured server's db is kept
