@@ -262,8 +262,7 @@ def test_run_serves_the_database_and_stops_cleanly_on_sigint():
             process.kill()
             process.wait()
         process.stdout.close()
-    with socket.socket() as probe:  # Odoo is gone: its port is free again
-        probe.bind(("127.0.0.1", port))
+    assert stack.free_port(port) == port  # Odoo is gone: nothing listens on its port
     assert _legal_tmp_dirs() <= before
     cluster = stack.Cluster()
     assert stack.database_state(cluster, db_name) == "ready"  # a configured server's db is kept
