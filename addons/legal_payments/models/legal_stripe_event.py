@@ -132,6 +132,22 @@ class LegalStripeEvent(models.Model):
         if event_type not in const.HANDLED_EVENTS:
             _logger.info("Stripe event %s of type %s ignored", event_id, event_type)
             return 200
+        try:
+            with self.env.cr.savepoint(flush=False):
+                inserted = self._legal_insert(event, stripe_object, provider, payload)
+        except pg_errors.SerializationFailure:
+            # Under REPEATABLE READ, ON CONFLICT meets a row committed by a concurrent delivery
+            # after our snapshot: the event is stored already.
+            inserted = False
+        if inserted:
+            self.env.ref("legal_payments.ir_cron_process_stripe_events").sudo()._trigger()
+        else:
+            _logger.info("Stripe event %s already received", event_id)
+        return 200
+
+    @api.model
+    def _legal_insert(self, event, stripe_object, provider, payload):
+        """Insert the event unless its Stripe id is stored already; return whether it was."""
         self.env.cr.execute(SQL(
             """
             INSERT INTO legal_stripe_event (
@@ -143,16 +159,12 @@ class LegalStripeEvent(models.Model):
             ON CONFLICT (stripe_event_id) DO NOTHING
             RETURNING id
             """,
-            event_id, event_type, stripe_object.get("id"), bool(event.get("livemode")),
+            event["id"], event["type"], stripe_object.get("id"), bool(event.get("livemode")),
             int(event.get("created") or 0), provider.id, provider.company_id.id,
             payload.decode() if isinstance(payload, bytes) else payload,
             self.env.uid, self.env.uid,
-        ))
-        if self.env.cr.fetchone():
-            self.env.ref("legal_payments.ir_cron_process_stripe_events").sudo()._trigger()
-        else:
-            _logger.info("Stripe event %s already received", event_id)
-        return 200
+        ), log_exceptions=False)
+        return bool(self.env.cr.fetchone())
 
     @api.model
     def _legal_signature_matches(self, payload, signature, secret):
@@ -237,7 +249,7 @@ class LegalStripeEvent(models.Model):
             "SELECT id FROM legal_stripe_event WHERE id = %s AND state = 'pending' "
             "FOR NO KEY UPDATE SKIP LOCKED",
             event_id,
-        ))
+        ), log_exceptions=False)
         if not self.env.cr.fetchone():
             return None  # Processed, or being processed by another worker.
         event = self.browse(event_id)

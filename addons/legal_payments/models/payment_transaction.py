@@ -117,7 +117,7 @@ class PaymentTransaction(models.Model):
         self.env.cr.execute(SQL(
             "SELECT id FROM payment_transaction WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
             tuple(self.ids),
-        ))
+        ), log_exceptions=False)  # Concurrency errors are expected and retried.
         self.invalidate_recordset()
         return self
 
