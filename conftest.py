@@ -111,11 +111,13 @@ class StripeEmulator:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         line = self.process.stdout.readline().decode(errors="replace").strip() if ready else ""
         if not line.startswith("LISTENING "):
+            exited = self.process.poll() is not None
             self.stop()
             tail = self.log_path.read_text(errors="replace").strip().splitlines()[-1:]
             raise RuntimeError(
-                f"the Stripe emulator (tests/stripe_emulator.py) did not start within "
-                f"{timeout}s: {tail[0] if tail else 'no output'} (log: {self.log_path}); "
+                "the Stripe emulator (tests/stripe_emulator.py) "
+                f"{'exited' if exited else f'did not start within {timeout}s'}: "
+                f"{tail[0] if tail else 'no output'} (log: {self.log_path}); "
                 "is localstripe==1.15.10 installed (pip install -r requirements-test.txt)?"
             )
         self.port = int(line.split()[1])
