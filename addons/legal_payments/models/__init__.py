@@ -1,4 +1,5 @@
 from . import account_move
+from . import legal_matter
 from . import legal_stripe_event
 from . import mail_template
 from . import payment_provider

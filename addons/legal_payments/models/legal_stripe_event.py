@@ -397,3 +397,38 @@ class LegalStripeEvent(models.Model):
         tx._legal_lock()
         tx._handle_notification_data("stripe", {"reference": tx.reference, "refund": refund})
         return "done", False
+
+    def _legal_process_payout_paid(self, event, payout):
+        """Book the transfer from the Stripe clearing account to the provider's payout bank."""
+        if not self.provider_id:
+            return "ignored", _("No provider for this payout.")
+        move = self.provider_id._legal_book_payout(payout)
+        return "done", _("Payout booked in %s.", move.display_name)
+
+    def _legal_process_charge_dispute_created(self, event, dispute):
+        """Take a disputed payment back: see `payment.transaction._legal_book_dispute`."""
+        pi_id = dispute.get("payment_intent")
+        tx = self.env["payment.transaction"].sudo().search([
+            ("provider_reference", "=", pi_id), ("provider_code", "=", "stripe"),
+            ("operation", "!=", "refund"),
+        ], limit=1) if pi_id else self.env["payment.transaction"]
+        if not tx:
+            return "ignored", _("No transaction matches this dispute.")
+        self.transaction_id = tx
+        tx._legal_lock()
+        if tx.state != "done" or not tx.is_post_processed:
+            return "deferred", _("Waiting for the payment to succeed before its dispute.")
+        tx._legal_book_dispute(dispute)
+        return "done", False
+
+    def _legal_process_charge_dispute_closed(self, event, dispute):
+        """Tell the firm of the outcome; funds returned on a won dispute come with a payout."""
+        pi_id = dispute.get("payment_intent")
+        tx = self.env["payment.transaction"].sudo().search([
+            ("provider_reference", "=", pi_id), ("provider_code", "=", "stripe"),
+        ], limit=1) if pi_id else self.env["payment.transaction"]
+        if not tx:
+            return "ignored", _("No transaction matches this dispute.")
+        self.transaction_id = tx
+        tx._legal_notify_firm("dispute", _("The dispute is closed: %s.", dispute.get("status")))
+        return "done", False

@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
 import logging
+from datetime import datetime
 
 import requests
 from werkzeug.urls import url_join
@@ -127,3 +128,53 @@ class PaymentProvider(models.Model):
         providers = super()._get_compatible_providers(*args, **kwargs)
         trust_deposit = self.env.context.get("legal_trust_deposit")
         return providers.filtered(lambda p: p.legal_is_trust == bool(trust_deposit))
+
+    def _legal_book_payout(self, payout):
+        """Book a Stripe payout to the bank (ACCOUNTING.md entries 5 and 6).
+
+        Dr the payout bank journal's account, Cr the Stripe clearing account, for the exact
+        amount of the payout, so that it matches the bank statement line to the cent.
+        Idempotent by the payout id.
+
+        :param dict payout: the Stripe Payout object (``payout.paid``)
+        :return: the posted `account.move`, or the one posted before for this payout
+        :raise ValidationError: when no payout bank journal is set
+        """
+        self.ensure_one()
+        bank = self.legal_payout_journal_id
+        if not bank:
+            raise ValidationError(_("Set the payout bank journal of %s.", self.name))
+        ref = _("Stripe payout %s", payout["id"])
+        Move = self.env["account.move"].sudo()
+        existing = Move.search([("journal_id", "=", bank.id), ("ref", "=", ref)], limit=1)
+        if existing:
+            return existing
+        currency = self.env["res.currency"].search(
+            [("name", "=", str(payout["currency"]).upper())], limit=1
+        ) or self.company_id.currency_id
+        amount = payout["amount"] / (10 ** currency.decimal_places)
+        date = fields.Date.context_today(self)
+        if payout.get("arrival_date"):  # Unix time of the arrival on the bank account.
+            date = min(date, datetime.fromtimestamp(int(payout["arrival_date"])).date())
+        line_values = {"name": ref, "currency_id": currency.id}
+        company_amount = currency._convert(amount, self.company_id.currency_id, self.company_id,
+                                           date)
+        move = Move.create({
+            "move_type": "entry",
+            "journal_id": bank.id,
+            "company_id": self.company_id.id,
+            "date": date,
+            "ref": ref,
+            "line_ids": [
+                fields.Command.create({
+                    **line_values, "account_id": bank.default_account_id.id,
+                    "debit": company_amount, "amount_currency": amount,
+                }),
+                fields.Command.create({
+                    **line_values, "account_id": self.journal_id.default_account_id.id,
+                    "credit": company_amount, "amount_currency": -amount,
+                }),
+            ],
+        })
+        move.action_post()
+        return move

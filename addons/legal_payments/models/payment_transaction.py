@@ -45,6 +45,9 @@ class PaymentTransaction(models.Model):
     legal_fee_move_id = fields.Many2one(
         string="Fee Entry", comodel_name="account.move", readonly=True, copy=False
     )
+    legal_dispute_move_id = fields.Many2one(
+        string="Dispute Entry", comodel_name="account.move", readonly=True, copy=False
+    )
     legal_replenish_move_id = fields.Many2one(
         string="Trust Replenishment Entry", comodel_name="account.move", readonly=True,
         copy=False,
@@ -340,6 +343,90 @@ class PaymentTransaction(models.Model):
         })
         move.action_post()
         return move
+
+    # === BUSINESS METHODS - DISPUTES === #
+
+    def _legal_book_dispute(self, dispute):
+        """Book what Stripe took for a dispute (ACCOUNTING.md entry 8) and tell the firm.
+
+        Operating payment: Dr receivable (client), Dr card fees (dispute fee), Cr Stripe
+        operating clearing; the payment is unreconciled from the invoice, which is re-opened.
+        Trust deposit: the client's trust ledger gives back what is still available to it
+        (Dr trust liability, Cr Stripe trust clearing, through the gate); the rest and the fee
+        are the firm's (Dr receivable from the client or card fees, Cr Stripe trust clearing),
+        and the firm replenishes trust (Dr trust bank, Cr operating bank). No other client's
+        money is ever used. The matter is flagged.
+
+        :param dict dispute: the Stripe Dispute object (``charge.dispute.created``)
+        :return: None
+        """
+        self.ensure_one()
+        if self.legal_dispute_move_id:
+            return
+        company = self.company_id
+        currency = self.currency_id
+        amount = currency.round(dispute["amount"] / (10 ** currency.decimal_places))
+        fee = sum(
+            bt.get("fee", 0) for bt in dispute.get("balance_transactions") or []
+        ) / (10 ** company.currency_id.decimal_places)
+        client = self.partner_id.commercial_partner_id
+        receivable = client.with_company(company).property_account_receivable_id
+        journal = self.provider_id.journal_id
+        label = _("Stripe dispute %(dispute)s on %(ref)s", dispute=dispute["id"],
+                  ref=self.reference)
+        covered = 0.0
+        if self.provider_id.legal_is_trust:
+            matter = self.legal_matter_id.sudo()
+            matter.invalidate_recordset()
+            covered = max(0.0, min(amount, matter.trust_available))
+            if currency.compare_amounts(covered, 0) > 0:
+                matter.trust_disburse(covered, client.id, journal_id=journal.id, memo=label)
+            matter.legal_dispute_flag = True
+        shortfall = currency.round(amount - covered)
+        lines = []
+        if currency.compare_amounts(shortfall, 0) > 0:
+            account = receivable if company.legal_dispute_charge_client \
+                else company._legal_card_fee_account()
+            lines.append({"account_id": account.id, "debit": shortfall})
+        if company.currency_id.compare_amounts(fee, 0) > 0:
+            lines.append({"account_id": company._legal_card_fee_account().id, "debit": fee})
+        total = currency.round(shortfall + fee)
+        if lines:
+            lines.append({"account_id": journal.default_account_id.id, "credit": total})
+            move = self.env["account.move"].sudo().create({
+                "move_type": "entry",
+                "journal_id": journal.id,
+                "company_id": company.id,
+                "ref": label,
+                "line_ids": [
+                    fields.Command.create({"name": label, "partner_id": client.id, **vals})
+                    for vals in lines
+                ],
+            })
+            move.action_post()
+            self.legal_dispute_move_id = move
+            if self.provider_id.legal_is_trust and currency.compare_amounts(total, 0) > 0:
+                self._legal_post_replenishment(total)
+            elif self.payment_id and currency.compare_amounts(shortfall, 0) > 0:
+                self._legal_reopen_invoices(move)
+        self._legal_notify_firm("dispute", _(
+            "Stripe took %(amount)s and a fee of %(fee)s; %(covered)s came from the client's "
+            "trust ledger.",
+            amount=currency.format(amount), fee=company.currency_id.format(fee),
+            covered=currency.format(covered),
+        ))
+
+    def _legal_reopen_invoices(self, dispute_move):
+        """Unreconcile the disputed payment from its invoices and match it with the dispute's
+        receivable line instead: the invoices are due again."""
+        payment_lines = self.payment_id.move_id.line_ids.filtered(
+            lambda l: l.account_id.account_type == "asset_receivable"
+        )
+        payment_lines.remove_move_reconcile()
+        dispute_lines = dispute_move.line_ids.filtered(
+            lambda l: l.account_id in payment_lines.account_id
+        )
+        (payment_lines + dispute_lines).reconcile()
 
     # === BUSINESS METHODS - NOTIFICATIONS === #
 

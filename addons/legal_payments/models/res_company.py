@@ -22,6 +22,13 @@ class ResCompany(models.Model):
         help="The firm's bank account that replenishes trust for card fees and disputes.",
     )
 
+    legal_dispute_charge_client = fields.Boolean(
+        string="Charge Disputes to the Client",
+        default=True,
+        help="What a disputed trust deposit took beyond the client's trust funds is booked "
+        "as a receivable from the client; otherwise as a card fee expense.",
+    )
+
     def _legal_card_fee_account(self):
         """Return the card fee expense account, creating it on first use.
 

@@ -12,3 +12,6 @@ class ResConfigSettings(models.TransientModel):
     legal_operating_journal_id = fields.Many2one(
         related="company_id.legal_operating_journal_id", readonly=False
     )
+    legal_dispute_charge_client = fields.Boolean(
+        related="company_id.legal_dispute_charge_client", readonly=False
+    )
