@@ -305,7 +305,9 @@ class LegalStripeEvent(models.Model):
             "reference": payment_intent.get("description"),
             "event_type": event["type"],
             "object_id": payment_intent["id"],
-        })
+        }) or self.env["payment.transaction"].sudo().search([
+            ("provider_reference", "=", payment_intent["id"]), ("provider_code", "=", "stripe"),
+        ], limit=1)
         if not tx:
             return "ignored", _("No transaction matches this PaymentIntent.")
         self.transaction_id = tx

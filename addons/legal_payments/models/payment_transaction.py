@@ -137,6 +137,17 @@ class PaymentTransaction(models.Model):
         tx._process_notification_data(notification_data)
         return tx
 
+    def _stripe_create_intent(self):
+        """Override of `payment_stripe` to remember the intent's id at once.
+
+        Events of an intent can then be matched to the transaction by the intent id even when
+        the intent carries no description (the merchant reference).
+        """
+        intent = super()._stripe_create_intent()
+        if intent and intent.get("id") and not self.provider_reference:
+            self.provider_reference = intent["id"]
+        return intent
+
     # === BUSINESS METHODS - POST-PROCESSING === #
 
     def _post_process(self):
@@ -241,6 +252,8 @@ class PaymentTransaction(models.Model):
         client = self.provider_id._legal_stripe_client()
         intent = client.v1.payment_intents.retrieve(self.provider_reference).to_dict()
         charge_id = intent.get("latest_charge")
+        if isinstance(charge_id, dict):
+            charge_id = charge_id.get("id")
         if not charge_id:
             charges = intent.get("charges") or {}
             data = charges.get("data") or []
@@ -275,7 +288,7 @@ class PaymentTransaction(models.Model):
         currency = self.env["res.currency"].search(
             [("name", "=", str(balance_tx["currency"]).upper())], limit=1
         ) or self.company_id.currency_id
-        fee = balance_tx["fee"] / (10 ** currency.decimal_places)
+        fee = (balance_tx.get("fee") or 0) / (10 ** currency.decimal_places)
         company = self.company_id
         if currency != company.currency_id:
             fee = currency._convert(fee, company.currency_id, company, fields.Date.context_today(self))
