@@ -30,7 +30,8 @@ def retry_serialization(cr, func, attempts=5, delay=0.05):
     for attempt in range(1, attempts + 1):
         try:
             result = func()
-            cr.commit()
+            # This helper owns the transaction of a cron, thread or webhook processor.
+            cr.commit()  # pylint: disable=invalid-commit
             return result
         except (SerializationFailure, DeadlockDetected):
             cr.rollback()

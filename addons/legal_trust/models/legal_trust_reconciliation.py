@@ -58,9 +58,7 @@ class LegalTrustReconciliation(models.Model):
     adjusted_bank_balance = fields.Monetary(readonly=True)
     book_balance = fields.Monetary(readonly=True)
     ledger_total = fields.Monetary(string="Sum of Client Ledgers", readonly=True)
-    difference = fields.Monetary(
-        readonly=True, help="Adjusted bank balance minus book balance."
-    )
+    difference = fields.Monetary(readonly=True, help="Adjusted bank balance minus book balance.")
     ledger_difference = fields.Monetary(
         readonly=True, help="Book balance minus the sum of the client ledgers."
     )
@@ -70,8 +68,9 @@ class LegalTrustReconciliation(models.Model):
     @api.depends("journal_id", "date")
     def _compute_name(self):
         for rec in self:
-            rec.name = _("%(journal)s on %(date)s", journal=rec.journal_id.name or "",
-                         date=rec.date or "")
+            rec.name = _(
+                "%(journal)s on %(date)s", journal=rec.journal_id.name or "", date=rec.date or ""
+            )
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
@@ -280,8 +279,11 @@ class LegalTrustReconciliation(models.Model):
                     )
                 )
             later = self.search(
-                [("company_id", "=", rec.company_id.id), ("state", "=", "done"),
-                 ("date", ">=", rec.date)],
+                [
+                    ("company_id", "=", rec.company_id.id),
+                    ("state", "=", "done"),
+                    ("date", ">=", rec.date),
+                ],
                 limit=1,
             )
             if later:
@@ -304,6 +306,4 @@ class LegalTrustReconciliation(models.Model):
         return self.env.cr.fetchone()[0]
 
     def action_print(self):
-        return self.env.ref("legal_trust.action_report_trust_reconciliation").report_action(
-            self
-        )
+        return self.env.ref("legal_trust.action_report_trust_reconciliation").report_action(self)

@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import _, fields, models, tools
 from odoo.exceptions import UserError
 
 TRUST_LIABILITY_START_CODE = "2190"
@@ -53,6 +53,20 @@ class ResCompany(models.Model):
         return self.env["account.journal"].search(
             [("company_id", "=", self.id), ("is_trust_account", "=", True)]
         )
+
+    @tools.ormcache("self.id")
+    def _legal_trust_bank_account_ids(self):
+        """Default accounts of the company's trust journals (cached: read on every posting).
+
+        The cache is cleared when a journal is created or its trust flag or default account
+        changes (see ``account.journal``).
+        """
+        journals = (
+            self.env["account.journal"]
+            .sudo()
+            .search([("company_id", "=", self.id), ("is_trust_account", "=", True)])
+        )
+        return tuple(journals.default_account_id.ids)
 
     def _legal_default_trust_journal(self):
         """Return the first trust bank journal of the company.

@@ -40,7 +40,9 @@ class ReportTrustBalances(models.AbstractModel):
             for mid, bal, unc in rows
             if not company.currency_id.is_zero(bal)
         ]
-        lines.sort(key=lambda l: (l["matter"].partner_id.display_name or "", l["matter"].name))
+        lines.sort(
+            key=lambda line: (line["matter"].partner_id.display_name or "", line["matter"].name)
+        )
         return {
             "doc_ids": [],
             "doc_model": "legal.matter",
@@ -49,5 +51,5 @@ class ReportTrustBalances(models.AbstractModel):
             "currency": company.currency_id,
             "date": date,
             "lines": lines,
-            "total": sum(l["balance"] for l in lines),
+            "total": sum(line["balance"] for line in lines),
         }

@@ -48,8 +48,9 @@ class LegalTrustCommon(AccountTestInvoicingCommon):
                 "email": f"{login}@example.com",
                 "company_id": cls.company.id,
                 "company_ids": [Command.set(cls.company.ids)],
-                "groups_id": [Command.set([cls.env.ref("base.group_user").id,
-                                           cls.env.ref(group_xmlid).id])],
+                "groups_id": [
+                    Command.set([cls.env.ref("base.group_user").id, cls.env.ref(group_xmlid).id])
+                ],
             }
         )
 

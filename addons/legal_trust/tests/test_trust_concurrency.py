@@ -9,13 +9,13 @@ import threading
 
 from odoo import SUPERUSER_ID, api
 from odoo.exceptions import ValidationError
-from odoo.service.model import retrying
 from odoo.modules.registry import Registry
+from odoo.service.model import retrying
 from odoo.tests import BaseCase, tagged
+from odoo.tests.common import get_db_name
 from odoo.tools import SQL
 
 from odoo.addons.legal_trust.utils import retry_serialization
-from odoo.tests.common import get_db_name
 
 WORKERS = 10
 
@@ -33,8 +33,13 @@ class TestTrustConcurrency(BaseCase):
             cls.created_journal = not journal
             if not journal:
                 journal = env["account.journal"].create(
-                    {"name": "Concurrency Trust", "code": "CTRT", "type": "bank",
-                     "is_trust_account": True, "company_id": company.id}
+                    {
+                        "name": "Concurrency Trust",
+                        "code": "CTRT",
+                        "type": "bank",
+                        "is_trust_account": True,
+                        "company_id": company.id,
+                    }
                 )
             partners = env["res.partner"].create(
                 [{"name": "Concurrent Client"}, {"name": "Concurrent Payee"}]
@@ -49,27 +54,47 @@ class TestTrustConcurrency(BaseCase):
         super().setUp()
         # Fresh, committed matters for each test.
         self.matter_ids = self._in_new_transaction(
-            lambda env: env["legal.matter"].create(
-                [{"title": "Race", "partner_id": self.partner_ids[0],
-                  "company_id": self.company_id},
-                 {"title": "Race 2", "partner_id": self.partner_ids[0],
-                  "company_id": self.company_id}]
-            ).ids
+            lambda env: env["legal.matter"]
+            .create(
+                [
+                    {
+                        "title": "Race",
+                        "partner_id": self.partner_ids[0],
+                        "company_id": self.company_id,
+                    },
+                    {
+                        "title": "Race 2",
+                        "partner_id": self.partner_ids[0],
+                        "company_id": self.company_id,
+                    },
+                ]
+            )
+            .ids
         )
         self.all_matter_ids.extend(self.matter_ids)
 
     @classmethod
     def tearDownClass(cls):
         with cls.registry.cursor() as cr:
-            cr.execute(SQL("SELECT id FROM account_move WHERE matter_id = ANY(%s)",
-                           cls.all_matter_ids))
+            cr.execute(
+                SQL("SELECT id FROM account_move WHERE matter_id = ANY(%s)", cls.all_matter_ids)
+            )
             move_ids = [r[0] for r in cr.fetchall()]
             cr.execute(SQL("DELETE FROM account_move_line WHERE move_id = ANY(%s)", move_ids))
             cr.execute(SQL("DELETE FROM account_move WHERE id = ANY(%s)", move_ids))
-            cr.execute(SQL("DELETE FROM mail_message WHERE model = 'legal.matter' "
-                           "AND res_id = ANY(%s)", cls.all_matter_ids))
-            cr.execute(SQL("DELETE FROM mail_followers WHERE res_model = 'legal.matter' "
-                           "AND res_id = ANY(%s)", cls.all_matter_ids))
+            cr.execute(
+                SQL(
+                    "DELETE FROM mail_message WHERE model = 'legal.matter' " "AND res_id = ANY(%s)",
+                    cls.all_matter_ids,
+                )
+            )
+            cr.execute(
+                SQL(
+                    "DELETE FROM mail_followers WHERE res_model = 'legal.matter' "
+                    "AND res_id = ANY(%s)",
+                    cls.all_matter_ids,
+                )
+            )
             cr.execute(SQL("DELETE FROM legal_matter WHERE id = ANY(%s)", cls.all_matter_ids))
             cr.execute(SQL("DELETE FROM res_partner WHERE id = ANY(%s)", cls.partner_ids))
             if cls.created_journal:
@@ -80,7 +105,8 @@ class TestTrustConcurrency(BaseCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, uid, {})
             result = func(env)
-            cr.commit()
+            # Committed fixtures: other transactions must see them.
+            cr.commit()  # pylint: disable=invalid-commit
             return result
 
     def _matter(self, env, index=0):
@@ -100,7 +126,7 @@ class TestTrustConcurrency(BaseCase):
                 barrier.wait()
                 try:
                     retrying(lambda: job(env), env)
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                     outcome = ("ok", None)
                 except ValidationError as exc:
                     outcome = ("refused", str(exc))
@@ -130,8 +156,12 @@ class TestTrustConcurrency(BaseCase):
         self.assertEqual(balance, 0.0)
 
     def test_opposite_transfers_do_not_deadlock(self):
-        self._in_new_transaction(lambda env: (self._matter(env, 0).trust_deposit(50.0),
-                                              self._matter(env, 1).trust_deposit(50.0)))
+        self._in_new_transaction(
+            lambda env: (
+                self._matter(env, 0).trust_deposit(50.0),
+                self._matter(env, 1).trust_deposit(50.0),
+            )
+        )
         counter = iter(range(WORKERS))
         lock = threading.Lock()
 
@@ -158,8 +188,11 @@ class TestTrustConcurrency(BaseCase):
             with self.registry.cursor() as cr:
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 barrier.wait()
-                results.append(retry_serialization(
-                    cr, lambda: self._matter(env).trust_disburse(10.0, self.partner_ids[1])))
+                results.append(
+                    retry_serialization(
+                        cr, lambda: self._matter(env).trust_disburse(10.0, self.partner_ids[1])
+                    )
+                )
 
         threads = [threading.Thread(target=worker) for _ in range(2)]
         for thread in threads:

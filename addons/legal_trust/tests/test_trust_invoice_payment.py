@@ -17,13 +17,16 @@ class TestTrustPaysInvoice(LegalTrustCommon):
         self.assertTrue(trust_move.journal_id.is_trust_account)
         self.assertFalse(operating_move.journal_id.is_trust_account)
         bank_line = operating_move.line_ids.filtered(
-            lambda l: l.account_id == operating_move.journal_id.default_account_id
+            lambda line: line.account_id == operating_move.journal_id.default_account_id
         )
         self.assertEqual(bank_line.debit, 700.0)
         # The client's receivable shows nothing owed.
         receivable = self.env["account.move.line"].search(
-            [("partner_id", "=", self.client_a.id), ("account_type", "=", "asset_receivable"),
-             ("parent_state", "=", "posted")]
+            [
+                ("partner_id", "=", self.client_a.id),
+                ("account_type", "=", "asset_receivable"),
+                ("parent_state", "=", "posted"),
+            ]
         )
         self.assertEqual(sum(receivable.mapped("amount_residual")), 0.0)
 

@@ -14,12 +14,15 @@ class TestTrustLedger(LegalTrustCommon):
         )
         self.assertEqual(move.state, "posted")
         self.assertEqual(move.journal_id, self.trust_journal)
-        ledger = move.line_ids.filtered(lambda l: l.account_id == self.trust_account)
+        ledger = move.line_ids.filtered(lambda line: line.account_id == self.trust_account)
         bank = move.line_ids - ledger
-        self.assertEqual((ledger.credit, ledger.matter_id, ledger.partner_id),
-                         (1000.0, self.matter_a, self.client_a))
-        self.assertEqual((bank.debit, bank.account_id),
-                         (1000.0, self.trust_journal.default_account_id))
+        self.assertEqual(
+            (ledger.credit, ledger.matter_id, ledger.partner_id),
+            (1000.0, self.matter_a, self.client_a),
+        )
+        self.assertEqual(
+            (bank.debit, bank.account_id), (1000.0, self.trust_journal.default_account_id)
+        )
         self.assertEqual(self.matter_a.trust_balance, 1000.0)
         self.assertEqual(self.matter_a.trust_available, 1000.0)
         self.assertEqual(self.matter_b.trust_balance, 0.0)
@@ -35,7 +38,7 @@ class TestTrustLedger(LegalTrustCommon):
         move = self.env["account.move"].browse(
             self.matter_a.trust_disburse(120.0, self.payee.id, memo="Expert report")
         )
-        bank = move.line_ids.filtered(lambda l: l.account_id != self.trust_account)
+        bank = move.line_ids.filtered(lambda line: line.account_id != self.trust_account)
         self.assertEqual((bank.credit, bank.partner_id), (120.0, self.payee))
         self.assertEqual(self.matter_a.trust_available, 380.0)
 
@@ -64,9 +67,7 @@ class TestTrustLedger(LegalTrustCommon):
 
     def test_uncleared_deposit_counts_in_balance_not_in_available(self):
         move_id = self.matter_a.trust_deposit(250.0, cleared=False)
-        self.assertEqual(
-            (self.matter_a.trust_balance, self.matter_a.trust_available), (250.0, 0.0)
-        )
+        self.assertEqual((self.matter_a.trust_balance, self.matter_a.trust_available), (250.0, 0.0))
         with self.assertRaises(ValidationError):
             self.matter_a.trust_disburse(1.0, self.payee.id)
         self.assertTrue(self.matter_a.trust_clear_deposit(move_id))
@@ -78,9 +79,7 @@ class TestTrustLedger(LegalTrustCommon):
         self.matter_a.trust_deposit(40.0)
         pending = self.matter_a.trust_deposit(250.0, cleared=False)
         self.matter_a.trust_reverse(pending, memo="ACH failed")
-        self.assertEqual(
-            (self.matter_a.trust_balance, self.matter_a.trust_available), (40.0, 40.0)
-        )
+        self.assertEqual((self.matter_a.trust_balance, self.matter_a.trust_available), (40.0, 40.0))
 
     def test_reversing_a_spent_deposit_is_refused(self):
         deposit = self.matter_a.trust_deposit(100.0)
@@ -114,18 +113,26 @@ class TestTrustLedger(LegalTrustCommon):
                 "move_type": "entry",
                 "journal_id": self.trust_journal.id,
                 "line_ids": [
-                    Command.create({"account_id": self.trust_account.id, "debit": 50.0,
-                                    "partner_id": self.client_a.id,
-                                    "matter_id": self.matter_a.id}),
-                    Command.create({"account_id": self.trust_journal.default_account_id.id,
-                                    "credit": 50.0}),
+                    Command.create(
+                        {
+                            "account_id": self.trust_account.id,
+                            "debit": 50.0,
+                            "partner_id": self.client_a.id,
+                            "matter_id": self.matter_a.id,
+                        }
+                    ),
+                    Command.create(
+                        {"account_id": self.trust_journal.default_account_id.id, "credit": 50.0}
+                    ),
                 ],
             }
         )
         with self.assertRefused(ValidationError, "overdraft"):
             entry.action_post()
         no_matter = entry.copy()
-        no_matter.line_ids.filtered(lambda l: l.account_id == self.trust_account).matter_id = False
+        no_matter.line_ids.filtered(
+            lambda line: line.account_id == self.trust_account
+        ).matter_id = False
         with self.assertRefused(UserError, "needs a matter"):
             no_matter.action_post()
 
@@ -135,11 +142,17 @@ class TestTrustLedger(LegalTrustCommon):
                 "move_type": "entry",
                 "journal_id": self.operating_journal.id,
                 "line_ids": [
-                    Command.create({"account_id": self.operating_journal.default_account_id.id,
-                                    "debit": 5.0}),
-                    Command.create({"account_id": self.trust_account.id, "credit": 5.0,
-                                    "partner_id": self.client_a.id,
-                                    "matter_id": self.matter_a.id}),
+                    Command.create(
+                        {"account_id": self.operating_journal.default_account_id.id, "debit": 5.0}
+                    ),
+                    Command.create(
+                        {
+                            "account_id": self.trust_account.id,
+                            "credit": 5.0,
+                            "partner_id": self.client_a.id,
+                            "matter_id": self.matter_a.id,
+                        }
+                    ),
                 ],
             }
         )
@@ -155,6 +168,31 @@ class TestTrustLedger(LegalTrustCommon):
                     "journal_id": self.trust_journal.id,
                 }
             )
+
+    def test_operating_journal_cannot_take_money_out_of_the_trust_bank(self):
+        self.matter_a.trust_deposit(100.0)
+        operating_account = self.operating_journal.default_account_id
+        trust_bank_account = self.trust_journal.default_account_id
+
+        def entry(debit_account, credit_account):
+            return self.env["account.move"].create(
+                {
+                    "move_type": "entry",
+                    "journal_id": self.operating_journal.id,
+                    "line_ids": [
+                        Command.create({"account_id": debit_account.id, "debit": 100.0}),
+                        Command.create({"account_id": credit_account.id, "credit": 100.0}),
+                    ],
+                }
+            )
+
+        withdrawal = entry(operating_account, trust_bank_account)
+        with self.assertRefused(UserError, "out of a trust bank account"):
+            withdrawal.action_post()
+        # Money may go the other way: the firm tops up the trust bank (fee replenishment).
+        replenishment = entry(trust_bank_account, operating_account)
+        replenishment.action_post()
+        self.assertEqual(replenishment.state, "posted")
 
     def test_bad_input_is_refused_with_a_clear_message(self):
         with self.assertRefused(UserError, "positive"):
@@ -216,12 +254,20 @@ class TestTrustLedger(LegalTrustCommon):
         self.matter_a.trust_disburse(250.0, self.payee.id, memo="Filing fee")
         ledger = self.matter_a._trust_ledger()
         self.assertEqual(
-            [(l["memo"], l["deposit"], l["disbursement"], l["balance"]) for l in ledger["lines"]],
+            [
+                (line["memo"], line["deposit"], line["disbursement"], line["balance"])
+                for line in ledger["lines"]
+            ],
             [("Retainer", 1000.0, 0.0, 1000.0), ("Filing fee", 0.0, 250.0, 750.0)],
         )
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "legal_trust.report_trust_ledger", self.matter_a.ids,
-            data={"matter_ids": self.matter_a.ids, "date_from": False, "date_to": False},
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "legal_trust.report_trust_ledger",
+                self.matter_a.ids,
+                data={"matter_ids": self.matter_a.ids, "date_from": False, "date_to": False},
+            )[0]
+            .decode()
+        )
         self.assertIn("Filing fee", html)
         self.assertIn("750.00", html)

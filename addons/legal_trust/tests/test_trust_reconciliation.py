@@ -9,8 +9,12 @@ from .common import LegalTrustCommon
 class TestThreeWayReconciliation(LegalTrustCommon):
     def _reconcile(self, date, statement_balance, **values):
         return self.env["legal.trust.reconciliation"].create(
-            {"journal_id": self.trust_journal.id, "date": date,
-             "statement_balance": statement_balance, **values}
+            {
+                "journal_id": self.trust_journal.id,
+                "date": date,
+                "statement_balance": statement_balance,
+                **values,
+            }
         )
 
     def test_bank_book_and_ledgers_agree(self):
@@ -19,8 +23,10 @@ class TestThreeWayReconciliation(LegalTrustCommon):
         self.matter_b.trust_deposit(400.0, date=fields.Date.subtract(today, days=4))
         self.matter_a.trust_disburse(150.0, self.payee.id, date=fields.Date.subtract(today, days=3))
         rec = self._reconcile(fields.Date.subtract(today, days=3), 1250.0)
-        self.assertEqual((rec.book_balance, rec.ledger_total, rec.adjusted_bank_balance),
-                         (1250.0, 1250.0, 1250.0))
+        self.assertEqual(
+            (rec.book_balance, rec.ledger_total, rec.adjusted_bank_balance),
+            (1250.0, 1250.0, 1250.0),
+        )
         self.assertTrue(rec.is_balanced)
 
     def test_items_after_the_statement_are_in_transit(self):
@@ -32,16 +38,18 @@ class TestThreeWayReconciliation(LegalTrustCommon):
         self.assertEqual((rec.deposits_in_transit, rec.outstanding_disbursements), (300.0, 100.0))
         self.assertEqual(rec.adjusted_bank_balance, 1200.0)
         self.assertTrue(rec.is_balanced)
-        self.assertEqual(sorted(i["amount"] for i in rec._get_unpresented_items()),
-                         [-100.0, 300.0])
+        self.assertEqual(sorted(i["amount"] for i in rec._get_unpresented_items()), [-100.0, 300.0])
 
     def test_differences_are_reported_and_block_done(self):
         self.matter_a.trust_deposit(500.0)
         rec = self._reconcile(fields.Date.today(), 480.0)
         self.assertFalse(rec.is_balanced)
         self.assertEqual(rec.difference, -20.0)
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "legal_trust.report_trust_reconciliation", rec.ids)[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("legal_trust.report_trust_reconciliation", rec.ids)[0]
+            .decode()
+        )
         self.assertIn("Differences found", html)
         with self.assertRefused(UserError, "do not agree"):
             rec.action_done()
@@ -68,7 +76,13 @@ class TestThreeWayReconciliation(LegalTrustCommon):
         self.matter_a.trust_deposit(100.0, date=fields.Date.subtract(today, days=3))
         self.matter_b.trust_deposit(50.0, date=today)
         values = self.env["report.legal_trust.report_trust_balances"]._get_report_values(
-            [], data={"company_id": self.company.id,
-                      "date_to": fields.Date.to_string(fields.Date.subtract(today, days=1))})
-        self.assertEqual([(l["matter"], l["balance"]) for l in values["lines"]],
-                         [(self.matter_a, 100.0)])
+            [],
+            data={
+                "company_id": self.company.id,
+                "date_to": fields.Date.to_string(fields.Date.subtract(today, days=1)),
+            },
+        )
+        self.assertEqual(
+            [(line["matter"], line["balance"]) for line in values["lines"]],
+            [(self.matter_a, 100.0)],
+        )

@@ -37,9 +37,9 @@ class TestTrustSecurity(LegalTrustCommon, HttpCase):
             self.matter_a.with_user(self.portal_a).write({"title": "Mine now"})
         # Portal users read invoice lines only: no trust journal item, not even their own.
         self.assertFalse(
-            self.env["account.move.line"].with_user(self.portal_a).search(
-                [("matter_id", "in", (self.matter_a | self.matter_b).ids)]
-            )
+            self.env["account.move.line"]
+            .with_user(self.portal_a)
+            .search([("matter_id", "in", (self.matter_a | self.matter_b).ids)])
         )
         with self.assertRaises(AccessError):
             self.matter_a.with_user(self.portal_a).trust_deposit(10.0)

@@ -68,17 +68,23 @@ class LegalTrustMovementWizard(models.TransientModel):
         self.ensure_one()
         matter = self.matter_id
         if self.movement == "deposit":
-            move_ids = [matter.trust_deposit(self.amount, self.journal_id.id, self.date,
-                                             self.memo, cleared=self.cleared)]
+            move_ids = [
+                matter.trust_deposit(
+                    self.amount, self.journal_id.id, self.date, self.memo, cleared=self.cleared
+                )
+            ]
         elif self.movement == "disburse":
-            move_ids = [matter.trust_disburse(self.amount, self.payee_partner_id.id,
-                                              self.journal_id.id, self.date, self.memo)]
+            move_ids = [
+                matter.trust_disburse(
+                    self.amount, self.payee_partner_id.id, self.journal_id.id, self.date, self.memo
+                )
+            ]
         elif self.movement == "transfer":
-            move_ids = [matter.trust_transfer(self.to_matter_id.id, self.amount, self.memo,
-                                              date=self.date)]
+            move_ids = [
+                matter.trust_transfer(self.to_matter_id.id, self.amount, self.memo, date=self.date)
+            ]
         else:
-            move_ids = matter.trust_pay_invoice(self.invoice_id.id, self.amount,
-                                                date=self.date)
+            move_ids = matter.trust_pay_invoice(self.invoice_id.id, self.amount, date=self.date)
         return {
             "type": "ir.actions.act_window",
             "name": _("Trust Entries"),
