@@ -15,6 +15,7 @@
         "security/legal_payments_security.xml",
         "data/ir_cron_data.xml",
         "views/mail_templates.xml",
+        "views/portal_templates.xml",
         "views/legal_stripe_event_views.xml",
         "views/payment_provider_views.xml",
         "views/res_config_settings_views.xml",

@@ -6,3 +6,4 @@ from . import test_webhook
 from . import test_concurrency
 from . import test_disputes_payouts
 from . import test_stripe_emulator_flows
+from . import test_http_routes

@@ -110,7 +110,13 @@ class LegalPaymentsCommon(AccountPaymentCommon, StripeCommon):
             "journal_id": cls.stripe_trust_journal.id,
             "legal_payout_journal_id": cls.trust_bank.id,
         })
-        cls.stripe_trust.stripe_webhook_secret = WEBHOOK_SECRET + "_trust"
+        cls.stripe_trust.write({
+            "stripe_webhook_secret": WEBHOOK_SECRET + "_trust",
+            "is_published": True,
+            "payment_method_ids": [Command.set([cls.env.ref("payment.payment_method_card").id])],
+        })
+        cls.stripe.is_published = True
+        cls.env.ref("payment.payment_method_card").active = True
         cls.lawyer = cls._create_new_internal_user(login="lawyer", email="lawyer@example.com")
         cls.client_partner = cls.env["res.partner"].create({
             "name": "Client Ann", "email": "ann@example.com",
