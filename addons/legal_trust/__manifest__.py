@@ -22,6 +22,9 @@
         "views/menus.xml",
     ],
     "demo": ["demo/legal_trust_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["legal_trust/static/tests/tours/**/*"],
+    },
     "post_init_hook": "post_init_hook",
     "installable": True,
     "application": True,

@@ -85,11 +85,22 @@ class LegalTrustMovementWizard(models.TransientModel):
             ]
         else:
             move_ids = matter.trust_pay_invoice(self.invoice_id.id, self.amount, date=self.date)
-        return {
+        action = {
             "type": "ir.actions.act_window",
             "name": _("Trust Entries"),
             "res_model": "account.move",
-            "view_mode": "list,form",
-            "domain": [("id", "in", move_ids)],
             "target": "current",
+        }
+        if len(move_ids) == 1:
+            return {
+                **action,
+                "view_mode": "form",
+                "views": [(False, "form")],
+                "res_id": move_ids[0],
+            }
+        return {
+            **action,
+            "view_mode": "list,form",
+            "views": [(False, "list"), (False, "form")],
+            "domain": [("id", "in", move_ids)],
         }
