@@ -169,6 +169,8 @@ class LegalTrustReconciliation(models.Model):
                   FROM account_move_line
                  WHERE account_id = ANY(%s) AND date <= %s AND parent_state = 'posted'
                    AND company_id = %s
+                   -- bank statement lines are the bank's side (statement balance), not books
+                   AND statement_line_id IS NULL
                 """,
                 accounts.ids,
                 self.date,
@@ -184,7 +186,7 @@ class LegalTrustReconciliation(models.Model):
               JOIN account_move am ON am.id = aml.move_id
              WHERE aml.account_id = %s
                AND aml.parent_state = 'posted'
-               AND am.statement_line_id IS NULL
+               AND aml.statement_line_id IS NULL
                AND aml.date > %s AND aml.date <= %s
             """,
             self.journal_id.default_account_id.id,

@@ -86,3 +86,35 @@ class TestThreeWayReconciliation(LegalTrustCommon):
             [(line["matter"], line["balance"]) for line in values["lines"]],
             [(self.matter_a, 100.0)],
         )
+
+    def test_statement_balance_comes_from_the_latest_bank_statement(self):
+        today = fields.Date.today()
+        self.matter_a.trust_deposit(1000.0, date=fields.Date.subtract(today, days=5))
+        self.matter_a.trust_deposit(200.0, date=fields.Date.subtract(today, days=1))
+        statement = self.env["account.bank.statement"].create(
+            {
+                "name": "Trust statement",
+                "journal_id": self.trust_journal.id,
+                "balance_start": 0.0,
+                "balance_end_real": 1000.0,
+                "line_ids": [
+                    fields.Command.create(
+                        {
+                            "journal_id": self.trust_journal.id,
+                            "date": fields.Date.subtract(today, days=4),
+                            "payment_ref": "Wire from client A",
+                            "amount": 1000.0,
+                        }
+                    )
+                ],
+            }
+        )
+        rec = self.env["legal.trust.reconciliation"].create(
+            {"journal_id": self.trust_journal.id, "date": today}
+        )
+        self.assertEqual(rec.statement_id, statement)
+        self.assertEqual((rec.statement_balance, rec.statement_date), (1000.0, statement.date))
+        # The statement line is the bank's record: it does not count twice in the books.
+        self.assertEqual((rec.book_balance, rec.ledger_total), (1200.0, 1200.0))
+        self.assertEqual(rec.deposits_in_transit, 200.0)
+        self.assertTrue(rec.is_balanced)
