@@ -20,6 +20,6 @@
         "views/payment_provider_views.xml",
         "views/res_config_settings_views.xml",
     ],
-    "demo": [],
+    "demo": ["demo/legal_payments_demo.xml"],
     "installable": True,
 }

@@ -1,5 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
+from unittest.mock import patch
+
 from odoo.tests import JsonRpcException, tagged
 from odoo.tools import mute_logger
 
@@ -35,7 +37,8 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
         self.assertEqual(events.state, "pending", "acknowledged at once, processed by the cron")
 
     def test_webhook_route_fails_closed_without_secret(self):
-        (self.stripe + self.stripe_trust).stripe_webhook_secret = False
+        self.env["payment.provider"].sudo().search(
+            [("code", "=", "stripe")]).stripe_webhook_secret = False
         tx = self._invoice_tx()
         payload, header = self._signed(
             self._event("payment_intent.succeeded", self._payment_intent(tx)))
@@ -82,3 +85,30 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
         self.assertIn(f"/legal/trust/transaction/{self.matter.id}", response.text)
         self.assertIn(f'data-provider-id="{self.stripe_trust.id}"', response.text)
         self.assertNotIn(f'data-provider-id="{self.stripe.id}"', response.text)
+
+    def _deposit_route(self, amount, token_amount=None):
+        url = self._build_url(f"/legal/trust/transaction/{self.matter.id}")
+        return self.make_jsonrpc_request(url, {
+            "provider_id": self.stripe_trust.id,
+            "payment_method_id": self.env.ref("payment.payment_method_card").id,
+            "token_id": None,
+            "amount": amount,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": self.matter.get_portal_url(),
+            "access_token": self._generate_test_access_token(
+                self.client_partner.id, token_amount or amount, self.currency.id),
+        })
+
+    @mute_logger("odoo.http")
+    def test_deposit_route_creates_a_trust_transaction_and_refuses_a_tampered_amount(self):
+        Tx = self.env["payment.transaction"].sudo()
+        with self.assertRaises(JsonRpcException, msg="odoo.exceptions.ValidationError"):
+            self._deposit_route(900.0, token_amount=250.0)
+        self.assertFalse(Tx.search_count([("legal_matter_id", "=", self.matter.id)]))
+        fake_intent = {"id": "pi_deposit", "client_secret": "pi_deposit_secret"}
+        with patch.object(type(Tx), "_stripe_create_intent", return_value=fake_intent):
+            self._deposit_route(250.0)
+        tx = Tx.search([("legal_matter_id", "=", self.matter.id)])
+        self.assertEqual(len(tx), 1)
+        self.assertEqual((tx.amount, tx.provider_id), (250.0, self.stripe_trust))

@@ -20,7 +20,8 @@ class TestWebhookReception(LegalPaymentsCommon):
         return self.Event.search_count([("stripe_event_id", "=", event_id)])
 
     def test_no_secret_fails_closed_and_logs_an_error(self):
-        (self.stripe + self.stripe_trust).stripe_webhook_secret = False
+        self.env["payment.provider"].sudo().search(
+            [("code", "=", "stripe")]).stripe_webhook_secret = False
         payload, header = self._signed(self.event)
         with self.assertLogs("odoo.addons.legal_payments", level="ERROR"):
             status = self.Event._legal_receive(payload, header)
