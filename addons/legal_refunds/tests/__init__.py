@@ -1,0 +1,5 @@
+from . import test_refund_operating
+from . import test_refund_card_emulator
+from . import test_refund_provider_events
+from . import test_refund_trust_security
+from . import test_refund_concurrency
