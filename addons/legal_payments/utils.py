@@ -21,8 +21,8 @@ def stripe_api_base(provider_sudo):
     :rtype: str
     """
     if provider_sudo.state == "test":
-        base = provider_sudo.env["ir.config_parameter"].sudo().get_param(
-            const.STRIPE_API_BASE_PARAM
+        base = (
+            provider_sudo.env["ir.config_parameter"].sudo().get_param(const.STRIPE_API_BASE_PARAM)
         )
         if base:
             return base.rstrip("/")

@@ -7,7 +7,6 @@ from odoo.addons.payment_stripe.controllers.main import StripeController
 
 
 class LegalStripeController(StripeController):
-
     @http.route(
         StripeController._webhook_url, type="http", methods=["POST"], auth="public", csrf=False
     )
@@ -18,8 +17,12 @@ class LegalStripeController(StripeController):
         stored, duplicate or ignored event; 400 for a bad signature; 503 when no webhook
         secret is configured (fail closed: Stripe retries later).
         """
-        status = request.env["legal.stripe.event"].sudo()._legal_receive(
-            request.httprequest.get_data(),
-            request.httprequest.headers.get("Stripe-Signature"),
+        status = (
+            request.env["legal.stripe.event"]
+            .sudo()
+            ._legal_receive(
+                request.httprequest.get_data(),
+                request.httprequest.headers.get("Stripe-Signature"),
+            )
         )
         return request.make_json_response({"received": status == 200}, status=status)

@@ -11,11 +11,21 @@ from odoo.addons.payment import utils as payment_utils
 
 
 class LegalPaymentPortal(PaymentPortal):
-
     def _create_transaction(
-        self, provider_id, payment_method_id, token_id, amount, currency_id, partner_id, flow,
-        tokenization_requested, landing_route, reference_prefix=None, is_validation=False,
-        custom_create_values=None, **kwargs
+        self,
+        provider_id,
+        payment_method_id,
+        token_id,
+        amount,
+        currency_id,
+        partner_id,
+        flow,
+        tokenization_requested,
+        landing_route,
+        reference_prefix=None,
+        is_validation=False,
+        custom_create_values=None,
+        **kwargs,
     ):
         """Override of `payment` to re-check the request on the server before creating anything.
 
@@ -32,8 +42,10 @@ class LegalPaymentPortal(PaymentPortal):
             else:
                 provider = env["payment.provider"].sudo().browse(provider_id)
             values = custom_create_values or {}
-            invoice_ids = env["payment.transaction"]._fields["invoice_ids"].convert_to_cache(
-                values.get("invoice_ids") or [], env["payment.transaction"]
+            invoice_ids = (
+                env["payment.transaction"]
+                ._fields["invoice_ids"]
+                .convert_to_cache(values.get("invoice_ids") or [], env["payment.transaction"])
             )
             env["payment.transaction"].sudo()._legal_check_payment_request(
                 provider,
@@ -44,16 +56,30 @@ class LegalPaymentPortal(PaymentPortal):
                 env["legal.matter"].sudo().browse(values.get("legal_matter_id")).exists(),
             )
         return super()._create_transaction(
-            provider_id, payment_method_id, token_id, amount, currency_id, partner_id, flow,
-            tokenization_requested, landing_route, reference_prefix=reference_prefix,
-            is_validation=is_validation, custom_create_values=custom_create_values, **kwargs
+            provider_id,
+            payment_method_id,
+            token_id,
+            amount,
+            currency_id,
+            partner_id,
+            flow,
+            tokenization_requested,
+            landing_route,
+            reference_prefix=reference_prefix,
+            is_validation=is_validation,
+            custom_create_values=custom_create_values,
+            **kwargs,
         )
 
     # === Trust deposits === #
 
     @http.route(
-        "/my/matters/<int:matter_id>/deposit", type="http", methods=["GET"], auth="public",
-        website=True, sitemap=False,
+        "/my/matters/<int:matter_id>/deposit",
+        type="http",
+        methods=["GET"],
+        auth="public",
+        website=True,
+        sitemap=False,
     )
     def legal_matter_deposit(self, matter_id, access_token=None, amount=None, **kwargs):
         """Open the payment form of a trust deposit on the matter ("Deposit to trust").
@@ -97,13 +123,15 @@ class LegalPaymentPortal(PaymentPortal):
                 access_token, matter_sudo.partner_id.id, amount, matter_sudo.currency_id.id
             ):
                 raise ValidationError(_("The provided parameters are invalid."))
-            kwargs.update({
-                "reference": matter_sudo.name,
-                "currency_id": matter_sudo.currency_id.id,
-                "partner_id": matter_sudo.partner_id.id,
-                "company_id": matter_sudo.company_id.id,
-                "legal_matter_id": matter_id,
-            })
+            kwargs.update(
+                {
+                    "reference": matter_sudo.name,
+                    "currency_id": matter_sudo.currency_id.id,
+                    "partner_id": matter_sudo.partner_id.id,
+                    "company_id": matter_sudo.company_id.id,
+                    "legal_matter_id": matter_id,
+                }
+            )
             request.update_context(legal_trust_deposit=True)
         return super().payment_pay(*args, amount=amount, access_token=access_token, **kwargs)
 
@@ -113,10 +141,12 @@ class LegalPaymentPortal(PaymentPortal):
         matter_id = self._cast_as_int(legal_matter_id)
         if matter_id:
             matter_sudo = request.env["legal.matter"].sudo().browse(matter_id)
-            values.update({
-                "transaction_route": f"/legal/trust/transaction/{matter_id}",
-                "landing_route": matter_sudo.get_portal_url(),
-            })
+            values.update(
+                {
+                    "transaction_route": f"/legal/trust/transaction/{matter_id}",
+                    "landing_route": matter_sudo.get_portal_url(),
+                }
+            )
         return values
 
     @http.route("/legal/trust/transaction/<int:matter_id>", type="json", auth="public")

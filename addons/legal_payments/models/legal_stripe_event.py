@@ -72,8 +72,11 @@ class LegalStripeEvent(models.Model):
     state_message = fields.Text(string="Message", readonly=True)
     processed_at = fields.Datetime(readonly=True)
     transaction_id = fields.Many2one(
-        string="Transaction", comodel_name="payment.transaction", readonly=True,
-        check_company=True, index="btree_not_null",
+        string="Transaction",
+        comodel_name="payment.transaction",
+        readonly=True,
+        check_company=True,
+        index="btree_not_null",
     )
 
     _sql_constraints = [
@@ -101,8 +104,10 @@ class LegalStripeEvent(models.Model):
         :return: the HTTP status to answer: 200, 400 (bad signature or body) or 503 (no secret)
         :rtype: int
         """
-        providers = self.env["payment.provider"].sudo().search(
-            [("code", "=", "stripe"), ("state", "!=", "disabled")]
+        providers = (
+            self.env["payment.provider"]
+            .sudo()
+            .search([("code", "=", "stripe"), ("state", "!=", "disabled")])
         )
         secrets = [
             (provider, stripe_utils.get_webhook_secret(provider))
@@ -116,7 +121,11 @@ class LegalStripeEvent(models.Model):
             )
             return 503
         provider = next(
-            (p for p, secret in secrets if self._legal_signature_matches(payload, signature, secret)),
+            (
+                p
+                for p, secret in secrets
+                if self._legal_signature_matches(payload, signature, secret)
+            ),
             None,
         )
         if not provider:
@@ -148,8 +157,9 @@ class LegalStripeEvent(models.Model):
     @api.model
     def _legal_insert(self, event, stripe_object, provider, payload):
         """Insert the event unless its Stripe id is stored already; return whether it was."""
-        self.env.cr.execute(SQL(
-            """
+        self.env.cr.execute(
+            SQL(
+                """
             INSERT INTO legal_stripe_event (
                 stripe_event_id, event_type, object_id, livemode, stripe_created, provider_id,
                 company_id, payload, state, attempts, create_uid, write_uid, create_date,
@@ -159,11 +169,19 @@ class LegalStripeEvent(models.Model):
             ON CONFLICT (stripe_event_id) DO NOTHING
             RETURNING id
             """,
-            event["id"], event["type"], stripe_object.get("id"), bool(event.get("livemode")),
-            int(event.get("created") or 0), provider.id, provider.company_id.id,
-            payload.decode() if isinstance(payload, bytes) else payload,
-            self.env.uid, self.env.uid,
-        ), log_exceptions=False)
+                event["id"],
+                event["type"],
+                stripe_object.get("id"),
+                bool(event.get("livemode")),
+                int(event.get("created") or 0),
+                provider.id,
+                provider.company_id.id,
+                payload.decode() if isinstance(payload, bytes) else payload,
+                self.env.uid,
+                self.env.uid,
+            ),
+            log_exceptions=False,
+        )
         return bool(self.env.cr.fetchone())
 
     @api.model
@@ -185,14 +203,16 @@ class LegalStripeEvent(models.Model):
         :return: the number of events handled in this run
         :rtype: int
         """
-        self.env.cr.execute(SQL(
-            "SELECT id FROM legal_stripe_event WHERE state = 'pending' "
-            "ORDER BY stripe_created, id LIMIT %s",
-            limit,
-        ))
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM legal_stripe_event WHERE state = 'pending' "
+                "ORDER BY stripe_created, id LIMIT %s",
+                limit,
+            )
+        )
         event_ids = [row[0] for row in self.env.cr.fetchall()]
         if auto_commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         deferred = []
         for event_id in event_ids:
             if self._legal_process_one(event_id, auto_commit=auto_commit) == "pending":
@@ -221,7 +241,7 @@ class LegalStripeEvent(models.Model):
             try:
                 if auto_commit:
                     result = self._legal_lock_and_process(event_id)
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit
                 else:
                     with cr.savepoint():
                         result = self._legal_lock_and_process(event_id)
@@ -232,7 +252,9 @@ class LegalStripeEvent(models.Model):
                 cr.rollback()
                 self.env.invalidate_all()
                 _logger.info(
-                    "concurrency error on Stripe event %s (attempt %s): %s", event_id, attempt,
+                    "concurrency error on Stripe event %s (attempt %s): %s",
+                    event_id,
+                    attempt,
                     exc.pgcode,
                 )
                 time.sleep(random.uniform(0.01, 0.1 * attempt))
@@ -245,11 +267,14 @@ class LegalStripeEvent(models.Model):
         return None
 
     def _legal_lock_and_process(self, event_id):
-        self.env.cr.execute(SQL(
-            "SELECT id FROM legal_stripe_event WHERE id = %s AND state = 'pending' "
-            "FOR NO KEY UPDATE SKIP LOCKED",
-            event_id,
-        ), log_exceptions=False)
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM legal_stripe_event WHERE id = %s AND state = 'pending' "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                event_id,
+            ),
+            log_exceptions=False,
+        )
         if not self.env.cr.fetchone():
             return None  # Processed, or being processed by another worker.
         event = self.browse(event_id)
@@ -258,23 +283,27 @@ class LegalStripeEvent(models.Model):
         if outcome == "deferred":
             event.write({"state_message": message})
             return "pending"
-        event.write({
-            "state": outcome,
-            "state_message": message,
-            "processed_at": fields.Datetime.now(),
-        })
+        event.write(
+            {
+                "state": outcome,
+                "state_message": message,
+                "processed_at": fields.Datetime.now(),
+            }
+        )
         return outcome
 
     def _legal_record_failure(self, event_id, exc, auto_commit):
         event = self.browse(event_id)
         attempts = event.attempts + 1
-        event.write({
-            "attempts": attempts,
-            "state": "error" if attempts >= const.EVENT_MAX_ATTEMPTS else "pending",
-            "state_message": str(exc)[:2000],
-        })
+        event.write(
+            {
+                "attempts": attempts,
+                "state": "error" if attempts >= const.EVENT_MAX_ATTEMPTS else "pending",
+                "state_message": str(exc)[:2000],
+            }
+        )
         if auto_commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         return event.state
 
     def _legal_process(self):
@@ -294,20 +323,28 @@ class LegalStripeEvent(models.Model):
 
     def _legal_find_transaction(self, data):
         try:
-            return self.env["payment.transaction"].sudo()._get_tx_from_notification_data(
-                "stripe", data
+            return (
+                self.env["payment.transaction"]
+                .sudo()
+                ._get_tx_from_notification_data("stripe", data)
             )
         except ValidationError:
             return self.env["payment.transaction"]
 
     def _legal_process_payment_intent(self, event, payment_intent):
-        tx = self._legal_find_transaction({
-            "reference": payment_intent.get("description"),
-            "event_type": event["type"],
-            "object_id": payment_intent["id"],
-        }) or self.env["payment.transaction"].sudo().search([
-            ("provider_reference", "=", payment_intent["id"]), ("provider_code", "=", "stripe"),
-        ], limit=1)
+        tx = self._legal_find_transaction(
+            {
+                "reference": payment_intent.get("description"),
+                "event_type": event["type"],
+                "object_id": payment_intent["id"],
+            }
+        ) or self.env["payment.transaction"].sudo().search(
+            [
+                ("provider_reference", "=", payment_intent["id"]),
+                ("provider_code", "=", "stripe"),
+            ],
+            limit=1,
+        )
         if not tx:
             return "ignored", _("No transaction matches this PaymentIntent.")
         self.transaction_id = tx
@@ -317,7 +354,9 @@ class LegalStripeEvent(models.Model):
                 f'payment_methods/{payment_intent["payment_method"]}', method="GET"
             )
         data = {"reference": tx.reference}
-        data.update(payment_intent=payment_intent, payment_method=payment_intent.get("payment_method"))
+        data.update(
+            payment_intent=payment_intent, payment_method=payment_intent.get("payment_method")
+        )
         tx._handle_notification_data("stripe", data)
         if not tx.is_post_processed:
             tx._post_process()
@@ -330,11 +369,13 @@ class LegalStripeEvent(models.Model):
     _legal_process_payment_intent_canceled = _legal_process_payment_intent
 
     def _legal_process_setup_intent_succeeded(self, event, setup_intent):
-        tx = self._legal_find_transaction({
-            "reference": setup_intent.get("description"),
-            "event_type": event["type"],
-            "object_id": setup_intent["id"],
-        })
+        tx = self._legal_find_transaction(
+            {
+                "reference": setup_intent.get("description"),
+                "event_type": event["type"],
+                "object_id": setup_intent["id"],
+            }
+        )
         if not tx:
             return "ignored", _("No transaction matches this SetupIntent.")
         self.transaction_id = tx
@@ -342,11 +383,14 @@ class LegalStripeEvent(models.Model):
         setup_intent["payment_method"] = tx.provider_id._stripe_make_request(
             f'payment_methods/{setup_intent["payment_method"]}', method="GET"
         )
-        tx._handle_notification_data("stripe", {
-            "reference": tx.reference,
-            "setup_intent": setup_intent,
-            "payment_method": setup_intent["payment_method"],
-        })
+        tx._handle_notification_data(
+            "stripe",
+            {
+                "reference": tx.reference,
+                "setup_intent": setup_intent,
+                "payment_method": setup_intent["payment_method"],
+            },
+        )
         if not tx.is_post_processed:
             tx._post_process()
         return "done", False
@@ -357,11 +401,13 @@ class LegalStripeEvent(models.Model):
         A refund received before the success of its payment is deferred: processing it first
         would prevent the payment from ever being posted.
         """
-        tx = self._legal_find_transaction({
-            "reference": charge.get("description"),
-            "event_type": event["type"],
-            "object_id": charge["id"],
-        })
+        tx = self._legal_find_transaction(
+            {
+                "reference": charge.get("description"),
+                "event_type": event["type"],
+                "object_id": charge["id"],
+            }
+        )
         if not tx:
             return "ignored", _("No transaction matches this charge.")
         self.transaction_id = tx
@@ -371,9 +417,15 @@ class LegalStripeEvent(models.Model):
         refunds = charge["refunds"]["data"]
         has_more = charge["refunds"].get("has_more")
         while has_more:
-            more = tx.provider_id._stripe_make_request("refunds", payload={
-                "charge": charge["id"], "starting_after": refunds[-1]["id"], "limit": 100,
-            }, method="GET")
+            more = tx.provider_id._stripe_make_request(
+                "refunds",
+                payload={
+                    "charge": charge["id"],
+                    "starting_after": refunds[-1]["id"],
+                    "limit": 100,
+                },
+                method="GET",
+            )
             refunds += more["data"]
             has_more = more["has_more"]
         done_refs = tx.child_transaction_ids.filtered(
@@ -382,17 +434,24 @@ class LegalStripeEvent(models.Model):
         for refund in refunds:
             if refund["id"] in done_refs:
                 continue
-            amount = refund["amount"] / (10 ** tx.currency_id.decimal_places)
+            amount = refund["amount"] / (10**tx.currency_id.decimal_places)
             refund_tx = tx._create_child_transaction(amount, is_refund=True)
-            refund_tx._handle_notification_data("stripe", {
-                "reference": refund_tx.reference, "refund": refund,
-            })
+            refund_tx._handle_notification_data(
+                "stripe",
+                {
+                    "reference": refund_tx.reference,
+                    "refund": refund,
+                },
+            )
         return "done", False
 
     def _legal_process_charge_refund_updated(self, event, refund):
-        tx = self._legal_find_transaction({
-            "event_type": event["type"], "object_id": refund["id"],
-        })
+        tx = self._legal_find_transaction(
+            {
+                "event_type": event["type"],
+                "object_id": refund["id"],
+            }
+        )
         if not tx:
             return "deferred", _("Waiting for the refund transaction to be created.")
         self.transaction_id = tx
@@ -410,10 +469,20 @@ class LegalStripeEvent(models.Model):
     def _legal_process_charge_dispute_created(self, event, dispute):
         """Take a disputed payment back: see `payment.transaction._legal_book_dispute`."""
         pi_id = dispute.get("payment_intent")
-        tx = self.env["payment.transaction"].sudo().search([
-            ("provider_reference", "=", pi_id), ("provider_code", "=", "stripe"),
-            ("operation", "!=", "refund"),
-        ], limit=1) if pi_id else self.env["payment.transaction"]
+        tx = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("provider_reference", "=", pi_id),
+                    ("provider_code", "=", "stripe"),
+                    ("operation", "!=", "refund"),
+                ],
+                limit=1,
+            )
+            if pi_id
+            else self.env["payment.transaction"]
+        )
         if not tx:
             return "ignored", _("No transaction matches this dispute.")
         self.transaction_id = tx
@@ -426,9 +495,19 @@ class LegalStripeEvent(models.Model):
     def _legal_process_charge_dispute_closed(self, event, dispute):
         """Tell the firm of the outcome; funds returned on a won dispute come with a payout."""
         pi_id = dispute.get("payment_intent")
-        tx = self.env["payment.transaction"].sudo().search([
-            ("provider_reference", "=", pi_id), ("provider_code", "=", "stripe"),
-        ], limit=1) if pi_id else self.env["payment.transaction"]
+        tx = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("provider_reference", "=", pi_id),
+                    ("provider_code", "=", "stripe"),
+                ],
+                limit=1,
+            )
+            if pi_id
+            else self.env["payment.transaction"]
+        )
         if not tx:
             return "ignored", _("No transaction matches this dispute.")
         self.transaction_id = tx

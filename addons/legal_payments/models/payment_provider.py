@@ -89,21 +89,25 @@ class PaymentProvider(models.Model):
         except requests.exceptions.ConnectionError as exc:
             _logger.exception("unable to reach endpoint at %s", url)
             raise ValidationError(
-                "Stripe: " + _("Could not establish the connection to the API.")
+                _("Stripe: Could not establish the connection to the API.")
             ) from exc
         try:
             content = response.json()
         except ValueError as exc:
             _logger.error("non-JSON answer from %s (HTTP %s)", url, response.status_code)
             raise ValidationError(
-                "Stripe: " + _("The API answered with an unreadable response.")
+                _("Stripe: The API answered with an unreadable response.")
             ) from exc
-        if not response.ok and not offline and 400 <= response.status_code < 500 \
-                and content.get("error"):
+        if (
+            not response.ok
+            and not offline
+            and 400 <= response.status_code < 500
+            and content.get("error")
+        ):
             _logger.error("invalid API request at %s with data %s", url, payload)
             raise ValidationError(
-                "Stripe: " + _(
-                    "The communication with the API failed.\n"
+                _(
+                    "Stripe: The communication with the API failed.\n"
                     "Stripe gave us the following info about the problem:\n'%s'",
                     content.get("error", {}).get("message", ""),
                 )
@@ -149,32 +153,46 @@ class PaymentProvider(models.Model):
         existing = Move.search([("journal_id", "=", bank.id), ("ref", "=", ref)], limit=1)
         if existing:
             return existing
-        currency = self.env["res.currency"].search(
-            [("name", "=", str(payout["currency"]).upper())], limit=1
-        ) or self.company_id.currency_id
-        amount = payout["amount"] / (10 ** currency.decimal_places)
+        currency = (
+            self.env["res.currency"].search(
+                [("name", "=", str(payout["currency"]).upper())], limit=1
+            )
+            or self.company_id.currency_id
+        )
+        amount = payout["amount"] / (10**currency.decimal_places)
         date = fields.Date.context_today(self)
         if payout.get("arrival_date"):  # Unix time of the arrival on the bank account.
             date = min(date, datetime.fromtimestamp(int(payout["arrival_date"])).date())
         line_values = {"name": ref, "currency_id": currency.id}
-        company_amount = currency._convert(amount, self.company_id.currency_id, self.company_id,
-                                           date)
-        move = Move.create({
-            "move_type": "entry",
-            "journal_id": bank.id,
-            "company_id": self.company_id.id,
-            "date": date,
-            "ref": ref,
-            "line_ids": [
-                fields.Command.create({
-                    **line_values, "account_id": bank.default_account_id.id,
-                    "debit": company_amount, "amount_currency": amount,
-                }),
-                fields.Command.create({
-                    **line_values, "account_id": self.journal_id.default_account_id.id,
-                    "credit": company_amount, "amount_currency": -amount,
-                }),
-            ],
-        })
+        company_amount = currency._convert(
+            amount, self.company_id.currency_id, self.company_id, date
+        )
+        move = Move.create(
+            {
+                "move_type": "entry",
+                "journal_id": bank.id,
+                "company_id": self.company_id.id,
+                "date": date,
+                "ref": ref,
+                "line_ids": [
+                    fields.Command.create(
+                        {
+                            **line_values,
+                            "account_id": bank.default_account_id.id,
+                            "debit": company_amount,
+                            "amount_currency": amount,
+                        }
+                    ),
+                    fields.Command.create(
+                        {
+                            **line_values,
+                            "account_id": self.journal_id.default_account_id.id,
+                            "credit": company_amount,
+                            "amount_currency": -amount,
+                        }
+                    ),
+                ],
+            }
+        )
         move.action_post()
         return move

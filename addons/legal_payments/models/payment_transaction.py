@@ -9,8 +9,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, float_compare
 
-from .. import const
-
 _logger = logging.getLogger(__name__)
 
 
@@ -49,15 +47,18 @@ class PaymentTransaction(models.Model):
         string="Dispute Entry", comodel_name="account.move", readonly=True, copy=False
     )
     legal_replenish_move_id = fields.Many2one(
-        string="Trust Replenishment Entry", comodel_name="account.move", readonly=True,
+        string="Trust Replenishment Entry",
+        comodel_name="account.move",
+        readonly=True,
         copy=False,
     )
 
     # === BUSINESS METHODS - CHECKS === #
 
     @api.model
-    def _legal_check_payment_request(self, provider, amount, currency, partner, invoices,
-                                     matter=None):
+    def _legal_check_payment_request(
+        self, provider, amount, currency, partner, invoices, matter=None
+    ):
         """Re-check, on the server, what a client asks to pay before any transaction exists.
 
         :param provider: the sudoed `payment.provider` that would process the payment
@@ -82,9 +83,7 @@ class PaymentTransaction(models.Model):
         commercial = partner.commercial_partner_id
         if invoices:
             invoices = invoices.sudo()
-            if any(
-                inv.state != "posted" or inv.move_type != "out_invoice" for inv in invoices
-            ):
+            if any(inv.state != "posted" or inv.move_type != "out_invoice" for inv in invoices):
                 raise ValidationError(_("Only posted customer invoices can be paid online."))
             if invoices.currency_id != currency:
                 raise ValidationError(_("The payment must be in the invoice's currency."))
@@ -117,10 +116,13 @@ class PaymentTransaction(models.Model):
         if not self:
             return self
         self.flush_recordset()
-        self.env.cr.execute(SQL(
-            "SELECT id FROM payment_transaction WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
-            tuple(self.ids),
-        ), log_exceptions=False)  # Concurrency errors are expected and retried.
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM payment_transaction WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+                tuple(self.ids),
+            ),
+            log_exceptions=False,
+        )  # Concurrency errors are expected and retried.
         self.invalidate_recordset()
         return self
 
@@ -220,8 +222,11 @@ class PaymentTransaction(models.Model):
         move_id = matter.trust_deposit(
             self.amount,
             journal_id=self.provider_id.journal_id.id,
-            memo=_("Online deposit %(ref)s (%(provider)s)", ref=self.reference,
-                   provider=self.provider_id.name),
+            memo=_(
+                "Online deposit %(ref)s (%(provider)s)",
+                ref=self.reference,
+                provider=self.provider_id.name,
+            ),
             cleared=cleared,
         )
         self.legal_trust_move_id = move_id
@@ -285,13 +290,18 @@ class PaymentTransaction(models.Model):
         if balance_tx is None:
             self.legal_fee_state = "unavailable"
             return
-        currency = self.env["res.currency"].search(
-            [("name", "=", str(balance_tx["currency"]).upper())], limit=1
-        ) or self.company_id.currency_id
-        fee = (balance_tx.get("fee") or 0) / (10 ** currency.decimal_places)
+        currency = (
+            self.env["res.currency"].search(
+                [("name", "=", str(balance_tx["currency"]).upper())], limit=1
+            )
+            or self.company_id.currency_id
+        )
+        fee = (balance_tx.get("fee") or 0) / (10**currency.decimal_places)
         company = self.company_id
         if currency != company.currency_id:
-            fee = currency._convert(fee, company.currency_id, company, fields.Date.context_today(self))
+            fee = currency._convert(
+                fee, company.currency_id, company, fields.Date.context_today(self)
+            )
         if float_compare(fee, 0, precision_rounding=company.currency_id.rounding) <= 0:
             self.legal_fee_state = "none"
             return
@@ -304,26 +314,36 @@ class PaymentTransaction(models.Model):
     def _legal_post_fee_entry(self, fee):
         journal = self.provider_id.journal_id
         label = _("Stripe fee %s", self.reference)
-        move = self.env["account.move"].sudo().create({
-            "move_type": "entry",
-            "journal_id": journal.id,
-            "company_id": self.company_id.id,
-            "ref": label,
-            "line_ids": [
-                fields.Command.create({
-                    "name": label,
-                    "account_id": self.company_id._legal_card_fee_account().id,
-                    "debit": fee,
-                    "partner_id": self.partner_id.commercial_partner_id.id,
-                }),
-                fields.Command.create({
-                    "name": label,
-                    "account_id": journal.default_account_id.id,
-                    "credit": fee,
-                    "partner_id": self.partner_id.commercial_partner_id.id,
-                }),
-            ],
-        })
+        move = (
+            self.env["account.move"]
+            .sudo()
+            .create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal.id,
+                    "company_id": self.company_id.id,
+                    "ref": label,
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                "name": label,
+                                "account_id": self.company_id._legal_card_fee_account().id,
+                                "debit": fee,
+                                "partner_id": self.partner_id.commercial_partner_id.id,
+                            }
+                        ),
+                        fields.Command.create(
+                            {
+                                "name": label,
+                                "account_id": journal.default_account_id.id,
+                                "credit": fee,
+                                "partner_id": self.partner_id.commercial_partner_id.id,
+                            }
+                        ),
+                    ],
+                }
+            )
+        )
         move.action_post()
         return move
 
@@ -332,28 +352,38 @@ class PaymentTransaction(models.Model):
         trust_bank = self.provider_id.legal_payout_journal_id
         operating = self.company_id._legal_operating_journal()
         if not trust_bank:
-            raise ValidationError(_(
-                "Set the payout bank journal of %s to replenish trust.", self.provider_id.name
-            ))
+            raise ValidationError(
+                _("Set the payout bank journal of %s to replenish trust.", self.provider_id.name)
+            )
         label = _("Trust replenishment of the card fee %s", self.reference)
-        move = self.env["account.move"].sudo().create({
-            "move_type": "entry",
-            "journal_id": operating.id,
-            "company_id": self.company_id.id,
-            "ref": label,
-            "line_ids": [
-                fields.Command.create({
-                    "name": label,
-                    "account_id": trust_bank.default_account_id.id,
-                    "debit": amount,
-                }),
-                fields.Command.create({
-                    "name": label,
-                    "account_id": operating.default_account_id.id,
-                    "credit": amount,
-                }),
-            ],
-        })
+        move = (
+            self.env["account.move"]
+            .sudo()
+            .create(
+                {
+                    "move_type": "entry",
+                    "journal_id": operating.id,
+                    "company_id": self.company_id.id,
+                    "ref": label,
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                "name": label,
+                                "account_id": trust_bank.default_account_id.id,
+                                "debit": amount,
+                            }
+                        ),
+                        fields.Command.create(
+                            {
+                                "name": label,
+                                "account_id": operating.default_account_id.id,
+                                "credit": amount,
+                            }
+                        ),
+                    ],
+                }
+            )
+        )
         move.action_post()
         return move
 
@@ -378,15 +408,16 @@ class PaymentTransaction(models.Model):
             return
         company = self.company_id
         currency = self.currency_id
-        amount = currency.round(dispute["amount"] / (10 ** currency.decimal_places))
-        fee = sum(
-            bt.get("fee", 0) for bt in dispute.get("balance_transactions") or []
-        ) / (10 ** company.currency_id.decimal_places)
+        amount = currency.round(dispute["amount"] / (10**currency.decimal_places))
+        fee = sum(bt.get("fee", 0) for bt in dispute.get("balance_transactions") or []) / (
+            10**company.currency_id.decimal_places
+        )
         client = self.partner_id.commercial_partner_id
         receivable = client.with_company(company).property_account_receivable_id
         journal = self.provider_id.journal_id
-        label = _("Stripe dispute %(dispute)s on %(ref)s", dispute=dispute["id"],
-                  ref=self.reference)
+        label = _(
+            "Stripe dispute %(dispute)s on %(ref)s", dispute=dispute["id"], ref=self.reference
+        )
         covered = 0.0
         if self.provider_id.legal_is_trust:
             matter = self.legal_matter_id.sudo()
@@ -398,46 +429,59 @@ class PaymentTransaction(models.Model):
         shortfall = currency.round(amount - covered)
         lines = []
         if currency.compare_amounts(shortfall, 0) > 0:
-            account = receivable if company.legal_dispute_charge_client \
+            account = (
+                receivable
+                if company.legal_dispute_charge_client
                 else company._legal_card_fee_account()
+            )
             lines.append({"account_id": account.id, "debit": shortfall})
         if company.currency_id.compare_amounts(fee, 0) > 0:
             lines.append({"account_id": company._legal_card_fee_account().id, "debit": fee})
         total = currency.round(shortfall + fee)
         if lines:
             lines.append({"account_id": journal.default_account_id.id, "credit": total})
-            move = self.env["account.move"].sudo().create({
-                "move_type": "entry",
-                "journal_id": journal.id,
-                "company_id": company.id,
-                "ref": label,
-                "line_ids": [
-                    fields.Command.create({"name": label, "partner_id": client.id, **vals})
-                    for vals in lines
-                ],
-            })
+            move = (
+                self.env["account.move"]
+                .sudo()
+                .create(
+                    {
+                        "move_type": "entry",
+                        "journal_id": journal.id,
+                        "company_id": company.id,
+                        "ref": label,
+                        "line_ids": [
+                            fields.Command.create({"name": label, "partner_id": client.id, **vals})
+                            for vals in lines
+                        ],
+                    }
+                )
+            )
             move.action_post()
             self.legal_dispute_move_id = move
             if self.provider_id.legal_is_trust and currency.compare_amounts(total, 0) > 0:
                 self._legal_post_replenishment(total)
             elif self.payment_id and currency.compare_amounts(shortfall, 0) > 0:
                 self._legal_reopen_invoices(move)
-        self._legal_notify_firm("dispute", _(
-            "Stripe took %(amount)s and a fee of %(fee)s; %(covered)s came from the client's "
-            "trust ledger.",
-            amount=currency.format(amount), fee=company.currency_id.format(fee),
-            covered=currency.format(covered),
-        ))
+        self._legal_notify_firm(
+            "dispute",
+            _(
+                "Stripe took %(amount)s and a fee of %(fee)s; %(covered)s came from the client's "
+                "trust ledger.",
+                amount=currency.format(amount),
+                fee=company.currency_id.format(fee),
+                covered=currency.format(covered),
+            ),
+        )
 
     def _legal_reopen_invoices(self, dispute_move):
         """Unreconcile the disputed payment from its invoices and match it with the dispute's
         receivable line instead: the invoices are due again."""
         payment_lines = self.payment_id.move_id.line_ids.filtered(
-            lambda l: l.account_id.account_type == "asset_receivable"
+            lambda line: line.account_id.account_type == "asset_receivable"
         )
         payment_lines.remove_move_reconcile()
         dispute_lines = dispute_move.line_ids.filtered(
-            lambda l: l.account_id in payment_lines.account_id
+            lambda line: line.account_id in payment_lines.account_id
         )
         (payment_lines + dispute_lines).reconcile()
 
@@ -467,7 +511,9 @@ class PaymentTransaction(models.Model):
         }
         amount = self.currency_id.format(self.amount)
         subject = titles[kind] % {
-            "amount": amount, "partner": self.partner_id.display_name, "ref": self.reference
+            "amount": amount,
+            "partner": self.partner_id.display_name,
+            "ref": self.reference,
         }
         body = Markup("<p>%s</p>") % subject
         if message:
@@ -477,12 +523,14 @@ class PaymentTransaction(models.Model):
             document.message_post(body=body, subtype_xmlid="mail.mt_note")
         user = self._legal_responsible_user()
         if user and user.email:
-            self.env["mail.mail"].sudo().create({
-                "subject": subject,
-                "body_html": body,
-                "email_to": user.email_formatted,
-                "email_from": self.company_id.email_formatted or user.email_formatted,
-                "model": documents[:1]._name if documents else self._name,
-                "res_id": documents[:1].id if documents else self.id,
-                "auto_delete": False,
-            })
+            self.env["mail.mail"].sudo().create(
+                {
+                    "subject": subject,
+                    "body_html": body,
+                    "email_to": user.email_formatted,
+                    "email_from": self.company_id.email_formatted or user.email_formatted,
+                    "model": documents[:1]._name if documents else self._name,
+                    "res_id": documents[:1].id if documents else self.id,
+                    "auto_delete": False,
+                }
+            )

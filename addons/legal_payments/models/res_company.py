@@ -39,12 +39,14 @@ class ResCompany(models.Model):
             return self.legal_card_fee_account_id
         Account = self.env["account.account"].sudo().with_company(self)
         code = Account._search_new_account_code("6291")
-        account = Account.create({
-            "name": _("Card processing fees"),
-            "code": code,
-            "account_type": "expense",
-            "company_ids": [fields.Command.set(self.root_id.ids)],
-        })
+        account = Account.create(
+            {
+                "name": _("Card processing fees"),
+                "code": code,
+                "account_type": "expense",
+                "company_ids": [fields.Command.set(self.root_id.ids)],
+            }
+        )
         self.sudo().legal_card_fee_account_id = account
         return account
 
@@ -60,8 +62,14 @@ class ResCompany(models.Model):
                 ("company_id", "=", self.id),
                 ("type", "=", "bank"),
                 ("is_trust_account", "=", False),
-                ("id", "not in", self.env["payment.provider"].sudo().search(
-                    [("company_id", "=", self.id)]).journal_id.ids),
+                (
+                    "id",
+                    "not in",
+                    self.env["payment.provider"]
+                    .sudo()
+                    .search([("company_id", "=", self.id)])
+                    .journal_id.ids,
+                ),
             ],
             limit=1,
         )

@@ -54,17 +54,32 @@ def recorded_card_payment(pi_id="pi_legal_1", amount=50000, fee=1480, currency="
     bt_id = pi_id.replace("pi_", "txn_")
     return {
         ("get", f"/v1/payment_intents/{pi_id}"): {
-            "id": pi_id, "object": "payment_intent", "amount": amount, "currency": currency,
-            "status": "succeeded", "latest_charge": charge_id,
+            "id": pi_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": currency,
+            "status": "succeeded",
+            "latest_charge": charge_id,
         },
         ("get", f"/v1/charges/{charge_id}"): {
-            "id": charge_id, "object": "charge", "amount": amount, "currency": currency,
-            "balance_transaction": bt_id, "payment_intent": pi_id, "status": "succeeded",
+            "id": charge_id,
+            "object": "charge",
+            "amount": amount,
+            "currency": currency,
+            "balance_transaction": bt_id,
+            "payment_intent": pi_id,
+            "status": "succeeded",
         },
         ("get", f"/v1/balance_transactions/{bt_id}"): {
-            "id": bt_id, "object": "balance_transaction", "amount": amount,
-            "currency": currency, "fee": fee, "net": amount - fee, "type": "charge",
-            "source": charge_id, "status": "pending",
+            "id": bt_id,
+            "object": "balance_transaction",
+            "amount": amount,
+            "currency": currency,
+            "fee": fee,
+            "net": amount - fee,
+            "type": "charge",
+            "source": charge_id,
+            "status": "pending",
         },
     }
 
@@ -80,54 +95,93 @@ class LegalPaymentsCommon(AccountPaymentCommon, StripeCommon):
         cls.currency = company.currency_id
         Journal = cls.env["account.journal"]
         cls.operating_bank = cls.company_data["default_journal_bank"]
-        cls.stripe_operating_journal = Journal.create({
-            "name": "Stripe Operating", "code": "STO", "type": "bank",
-        })
-        cls.trust_bank = Journal.create({
-            "name": "Trust Bank", "code": "TRB", "type": "bank", "is_trust_account": True,
-        })
-        cls.stripe_trust_journal = Journal.create({
-            "name": "Stripe Trust", "code": "STT", "type": "bank", "is_trust_account": True,
-        })
-        cls.fee_account = cls.env["account.account"].create({
-            "name": "Card fees", "code": "629100", "account_type": "expense",
-        })
-        company.write({
-            "legal_card_fee_account_id": cls.fee_account.id,
-            "legal_operating_journal_id": cls.operating_bank.id,
-        })
-        cls.stripe.write({
-            "state": "test",
-            "journal_id": cls.stripe_operating_journal.id,
-            "legal_payout_journal_id": cls.operating_bank.id,
-            "stripe_webhook_secret": WEBHOOK_SECRET,
-            "available_currency_ids": [Command.set(cls.currency.ids)],
-            "payment_method_ids": [Command.set([cls.env.ref("payment.payment_method_card").id])],
-        })
-        cls.stripe_trust = cls.stripe.copy({
-            "name": "Stripe Trust",
-            "state": "test",
-            "journal_id": cls.stripe_trust_journal.id,
-            "legal_payout_journal_id": cls.trust_bank.id,
-        })
-        cls.stripe_trust.write({
-            "stripe_webhook_secret": WEBHOOK_SECRET + "_trust",
-            "is_published": True,
-            "payment_method_ids": [Command.set([cls.env.ref("payment.payment_method_card").id])],
-        })
+        cls.stripe_operating_journal = Journal.create(
+            {
+                "name": "Stripe Operating",
+                "code": "STO",
+                "type": "bank",
+            }
+        )
+        cls.trust_bank = Journal.create(
+            {
+                "name": "Trust Bank",
+                "code": "TRB",
+                "type": "bank",
+                "is_trust_account": True,
+            }
+        )
+        cls.stripe_trust_journal = Journal.create(
+            {
+                "name": "Stripe Trust",
+                "code": "STT",
+                "type": "bank",
+                "is_trust_account": True,
+            }
+        )
+        cls.fee_account = cls.env["account.account"].create(
+            {
+                "name": "Card fees",
+                "code": "629100",
+                "account_type": "expense",
+            }
+        )
+        company.write(
+            {
+                "legal_card_fee_account_id": cls.fee_account.id,
+                "legal_operating_journal_id": cls.operating_bank.id,
+            }
+        )
+        cls.stripe.write(
+            {
+                "state": "test",
+                "journal_id": cls.stripe_operating_journal.id,
+                "legal_payout_journal_id": cls.operating_bank.id,
+                "stripe_webhook_secret": WEBHOOK_SECRET,
+                "available_currency_ids": [Command.set(cls.currency.ids)],
+                "payment_method_ids": [
+                    Command.set([cls.env.ref("payment.payment_method_card").id])
+                ],
+            }
+        )
+        cls.stripe_trust = cls.stripe.copy(
+            {
+                "name": "Stripe Trust",
+                "state": "test",
+                "journal_id": cls.stripe_trust_journal.id,
+                "legal_payout_journal_id": cls.trust_bank.id,
+            }
+        )
+        cls.stripe_trust.write(
+            {
+                "stripe_webhook_secret": WEBHOOK_SECRET + "_trust",
+                "is_published": True,
+                "payment_method_ids": [
+                    Command.set([cls.env.ref("payment.payment_method_card").id])
+                ],
+            }
+        )
         cls.stripe.is_published = True
         cls.env.ref("payment.payment_method_card").active = True
         cls.lawyer = cls._create_new_internal_user(login="lawyer", email="lawyer@example.com")
-        cls.client_partner = cls.env["res.partner"].create({
-            "name": "Client Ann", "email": "ann@example.com",
-        })
-        cls.matter = cls.env["legal.matter"].create({
-            "title": "Ann v. Bob",
-            "partner_id": cls.client_partner.id,
-            "user_id": cls.lawyer.id,
-        })
+        cls.client_partner = cls.env["res.partner"].create(
+            {
+                "name": "Client Ann",
+                "email": "ann@example.com",
+            }
+        )
+        cls.matter = cls.env["legal.matter"].create(
+            {
+                "title": "Ann v. Bob",
+                "partner_id": cls.client_partner.id,
+                "user_id": cls.lawyer.id,
+            }
+        )
         cls.invoice = cls.init_invoice(
-            "out_invoice", partner=cls.client_partner, amounts=[500.0], post=True, taxes=[],
+            "out_invoice",
+            partner=cls.client_partner,
+            amounts=[500.0],
+            post=True,
+            taxes=[],
             currency=cls.currency,
         )
         cls.invoice.invoice_user_id = cls.lawyer
@@ -136,30 +190,42 @@ class LegalPaymentsCommon(AccountPaymentCommon, StripeCommon):
 
     def _invoice_tx(self, invoice=None, amount=None, reference="INV-TX-1", **values):
         invoice = invoice or self.invoice
-        return self.env["payment.transaction"].sudo().create({
-            "provider_id": self.stripe.id,
-            "payment_method_id": self.env.ref("payment.payment_method_card").id,
-            "reference": reference,
-            "amount": amount or invoice.amount_residual,
-            "currency_id": invoice.currency_id.id,
-            "partner_id": invoice.partner_id.id,
-            "operation": "online_direct",
-            "invoice_ids": [Command.set(invoice.ids)],
-            **values,
-        })
+        return (
+            self.env["payment.transaction"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": self.stripe.id,
+                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                    "reference": reference,
+                    "amount": amount or invoice.amount_residual,
+                    "currency_id": invoice.currency_id.id,
+                    "partner_id": invoice.partner_id.id,
+                    "operation": "online_direct",
+                    "invoice_ids": [Command.set(invoice.ids)],
+                    **values,
+                }
+            )
+        )
 
     def _deposit_tx(self, amount=1000.0, reference="TRUST-TX-1", **values):
-        return self.env["payment.transaction"].sudo().create({
-            "provider_id": self.stripe_trust.id,
-            "payment_method_id": self.env.ref("payment.payment_method_card").id,
-            "reference": reference,
-            "amount": amount,
-            "currency_id": self.currency.id,
-            "partner_id": self.client_partner.id,
-            "operation": "online_direct",
-            "legal_matter_id": self.matter.id,
-            **values,
-        })
+        return (
+            self.env["payment.transaction"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": self.stripe_trust.id,
+                    "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                    "reference": reference,
+                    "amount": amount,
+                    "currency_id": self.currency.id,
+                    "partner_id": self.client_partner.id,
+                    "operation": "online_direct",
+                    "legal_matter_id": self.matter.id,
+                    **values,
+                }
+            )
+        )
 
     @staticmethod
     def _event(event_type, obj, event_id="evt_legal_1", created=None):
@@ -214,6 +280,4 @@ class LegalPaymentsCommon(AccountPaymentCommon, StripeCommon):
         status = self.env["legal.stripe.event"].sudo()._legal_receive(payload, header)
         self.assertEqual(status, 200)
         self.env["legal.stripe.event"].sudo()._cron_process_stripe_events(auto_commit=False)
-        return self.env["legal.stripe.event"].sudo().search(
-            [("stripe_event_id", "=", event["id"])]
-        )
+        return self.env["legal.stripe.event"].sudo().search([("stripe_event_id", "=", event["id"])])

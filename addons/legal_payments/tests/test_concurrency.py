@@ -20,7 +20,6 @@ DELIVERIES = 20
 
 @tagged("post_install", "-at_install")
 class TestConcurrentDeliveries(TransactionCase):
-
     def setUp(self):
         super().setUp()
         with self.registry.cursor() as cr:
@@ -28,50 +27,80 @@ class TestConcurrentDeliveries(TransactionCase):
             company = env.ref("base.main_company")
             if not company.chart_template:
                 self.skipTest("the main company has no chart of accounts")
-            journal = env["account.journal"].create({
-                "name": "Stripe Concurrency", "code": "STCC", "type": "bank",
-                "company_id": company.id,
-            })
-            provider = env.ref("payment.payment_provider_stripe").copy({
-                "name": "Stripe Concurrency", "state": "test", "journal_id": journal.id,
-                "company_id": company.id,
-                "stripe_secret_key": "sk_test_concurrency",
-                "stripe_publishable_key": "pk_test_concurrency",
-                "stripe_webhook_secret": SECRET,
-            })
-            user = env["res.users"].create({
-                "name": "Concurrency Lawyer", "login": "concurrency_lawyer",
-                "email": "concurrency.lawyer@example.com",
-            })
+            journal = env["account.journal"].create(
+                {
+                    "name": "Stripe Concurrency",
+                    "code": "STCC",
+                    "type": "bank",
+                    "company_id": company.id,
+                }
+            )
+            provider = env.ref("payment.payment_provider_stripe").copy(
+                {
+                    "name": "Stripe Concurrency",
+                    "state": "test",
+                    "journal_id": journal.id,
+                    "company_id": company.id,
+                    "stripe_secret_key": "sk_test_concurrency",
+                    "stripe_publishable_key": "pk_test_concurrency",
+                    "stripe_webhook_secret": SECRET,
+                }
+            )
+            user = env["res.users"].create(
+                {
+                    "name": "Concurrency Lawyer",
+                    "login": "concurrency_lawyer",
+                    "email": "concurrency.lawyer@example.com",
+                }
+            )
             partner = env["res.partner"].create({"name": "Concurrency Client"})
-            invoice = env["account.move"].create({
-                "move_type": "out_invoice", "partner_id": partner.id,
-                "invoice_user_id": user.id, "company_id": company.id,
-                "invoice_line_ids": [Command.create({
-                    "name": "Advice", "quantity": 1, "price_unit": 500.0, "tax_ids": [],
-                })],
-            })
+            invoice = env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "invoice_user_id": user.id,
+                    "company_id": company.id,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "name": "Advice",
+                                "quantity": 1,
+                                "price_unit": 500.0,
+                                "tax_ids": [],
+                            }
+                        )
+                    ],
+                }
+            )
             invoice.action_post()
-            tx = env["payment.transaction"].create({
-                "provider_id": provider.id,
-                "payment_method_id": env.ref("payment.payment_method_card").id,
-                "reference": "CONCURRENCY-TX-1",
-                "amount": invoice.amount_residual,
-                "currency_id": invoice.currency_id.id,
-                "partner_id": partner.id,
-                "operation": "online_direct",
-                "invoice_ids": [Command.set(invoice.ids)],
-            })
+            tx = env["payment.transaction"].create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": env.ref("payment.payment_method_card").id,
+                    "reference": "CONCURRENCY-TX-1",
+                    "amount": invoice.amount_residual,
+                    "currency_id": invoice.currency_id.id,
+                    "partner_id": partner.id,
+                    "operation": "online_direct",
+                    "invoice_ids": [Command.set(invoice.ids)],
+                }
+            )
             self.ids = {
-                "journal": journal.id, "provider": provider.id, "user": user.id,
-                "partner": partner.id, "invoice": invoice.id, "tx": tx.id,
+                "journal": journal.id,
+                "provider": provider.id,
+                "user": user.id,
+                "partner": partner.id,
+                "invoice": invoice.id,
+                "tx": tx.id,
             }
             # Only this provider's secret may sign during the test.
             self.other_secrets = {
-                p.id: p.stripe_webhook_secret for p in env["payment.provider"].search(
-                    [("code", "=", "stripe"), ("id", "!=", provider.id)])
+                p.id: p.stripe_webhook_secret
+                for p in env["payment.provider"].search(
+                    [("code", "=", "stripe"), ("id", "!=", provider.id)]
+                )
             }
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
@@ -93,7 +122,7 @@ class TestConcurrentDeliveries(TransactionCase):
             env["account.journal"].browse(ids["journal"]).unlink()
             env["res.users"].browse(ids["user"]).unlink()
             env["res.partner"].browse(ids["partner"]).unlink()
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit
 
     def _run_threads(self, target, count):
         barrier = threading.Barrier(count)
@@ -118,7 +147,8 @@ class TestConcurrentDeliveries(TransactionCase):
             env = api.Environment(cr, SUPERUSER_ID, {})
             tx = env["payment.transaction"].browse(self.ids["tx"])
             event = LegalPaymentsCommon._event(
-                "payment_intent.succeeded", LegalPaymentsCommon._payment_intent(tx),
+                "payment_intent.succeeded",
+                LegalPaymentsCommon._payment_intent(tx),
                 event_id="evt_concurrency_1",
             )
         payload, header = LegalPaymentsCommon._signed(event, secret=SECRET)
@@ -148,7 +178,7 @@ class TestConcurrentDeliveries(TransactionCase):
                 for _attempt in range(10):
                     try:
                         env["payment.transaction"].browse(self.ids["tx"])._post_process()
-                        cr.commit()
+                        cr.commit()  # pylint: disable=invalid-commit
                         return
                     except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
                         cr.rollback()
@@ -168,7 +198,8 @@ class TestConcurrentDeliveries(TransactionCase):
             self.assertFalse(errors)
             with self.registry.cursor() as cr:  # Whatever a worker skipped.
                 api.Environment(cr, SUPERUSER_ID, {})[
-                    "legal.stripe.event"]._cron_process_stripe_events()
+                    "legal.stripe.event"
+                ]._cron_process_stripe_events()
 
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
@@ -179,12 +210,13 @@ class TestConcurrentDeliveries(TransactionCase):
             self.assertEqual(tx.state, "done")
             payments = env["account.payment"].search([("payment_transaction_id", "=", tx.id)])
             self.assertEqual(len(payments), 1)
-            self.assertEqual(env["account.move"].browse(self.ids["invoice"]).payment_state,
-                             "paid")
+            self.assertEqual(env["account.move"].browse(self.ids["invoice"]).payment_state, "paid")
             fee_moves = env["account.move"].search([("ref", "=", f"Stripe fee {tx.reference}")])
             self.assertEqual(len(fee_moves), 1)
-            mails = env["mail.mail"].search([
-                ("subject", "ilike", tx.reference),
-                ("email_to", "ilike", "concurrency.lawyer@example.com"),
-            ])
+            mails = env["mail.mail"].search(
+                [
+                    ("subject", "ilike", tx.reference),
+                    ("email_to", "ilike", "concurrency.lawyer@example.com"),
+                ]
+            )
             self.assertEqual(len(mails), 1)

@@ -12,7 +12,6 @@ from .common import LegalPaymentsCommon
 
 @tagged("post_install", "-at_install")
 class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
-
     def _post_webhook(self, payload, header):
         headers = {"Content-Type": "application/json"}
         if header:
@@ -31,17 +30,20 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
         response = self._post_webhook(payload, header)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json(), {"received": True})
-        events = self.env["legal.stripe.event"].sudo().search(
-            [("stripe_event_id", "=", event["id"])])
+        events = (
+            self.env["legal.stripe.event"].sudo().search([("stripe_event_id", "=", event["id"])])
+        )
         self.assertEqual(len(events), 1)
         self.assertEqual(events.state, "pending", "acknowledged at once, processed by the cron")
 
     def test_webhook_route_fails_closed_without_secret(self):
         self.env["payment.provider"].sudo().search(
-            [("code", "=", "stripe")]).stripe_webhook_secret = False
+            [("code", "=", "stripe")]
+        ).stripe_webhook_secret = False
         tx = self._invoice_tx()
         payload, header = self._signed(
-            self._event("payment_intent.succeeded", self._payment_intent(tx)))
+            self._event("payment_intent.succeeded", self._payment_intent(tx))
+        )
         with mute_logger("odoo.addons.legal_payments.models.legal_stripe_event"):
             response = self._post_webhook(payload, header)
         self.assertEqual(response.status_code, 503)
@@ -49,16 +51,19 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
 
     def _invoice_tx_route(self, amount, provider=None):
         url = self._build_url(f"/invoice/transaction/{self.invoice.id}")
-        return self.make_jsonrpc_request(url, {
-            "provider_id": (provider or self.stripe).id,
-            "payment_method_id": self.env.ref("payment.payment_method_card").id,
-            "token_id": None,
-            "amount": amount,
-            "flow": "direct",
-            "tokenization_requested": False,
-            "landing_route": self.invoice.get_portal_url(),
-            "access_token": self.invoice._portal_ensure_token(),
-        })
+        return self.make_jsonrpc_request(
+            url,
+            {
+                "provider_id": (provider or self.stripe).id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "token_id": None,
+                "amount": amount,
+                "flow": "direct",
+                "tokenization_requested": False,
+                "landing_route": self.invoice.get_portal_url(),
+                "access_token": self.invoice._portal_ensure_token(),
+            },
+        )
 
     @mute_logger("odoo.http")
     def test_tampered_invoice_payments_are_refused_and_create_nothing(self):
@@ -71,7 +76,8 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
 
     def test_portal_invoice_with_access_token_shows_pay_now(self):
         self.env["ir.config_parameter"].sudo().set_param(
-            "account_payment.enable_portal_payment", True)
+            "account_payment.enable_portal_payment", True
+        )
         response = self.url_open(self.invoice.get_portal_url())
         self.assertEqual(response.status_code, 200)
         self.assertIn("Pay Now", response.text)
@@ -80,7 +86,8 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
         self.matter._portal_ensure_token()
         response = self.url_open(
             f"/my/matters/{self.matter.id}/deposit?amount=250"
-            f"&access_token={self.matter.access_token}")
+            f"&access_token={self.matter.access_token}"
+        )
         self.assertEqual(response.status_code, 200)
         self.assertIn(f"/legal/trust/transaction/{self.matter.id}", response.text)
         self.assertIn(f'data-provider-id="{self.stripe_trust.id}"', response.text)
@@ -88,17 +95,21 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
 
     def _deposit_route(self, amount, token_amount=None):
         url = self._build_url(f"/legal/trust/transaction/{self.matter.id}")
-        return self.make_jsonrpc_request(url, {
-            "provider_id": self.stripe_trust.id,
-            "payment_method_id": self.env.ref("payment.payment_method_card").id,
-            "token_id": None,
-            "amount": amount,
-            "flow": "direct",
-            "tokenization_requested": False,
-            "landing_route": self.matter.get_portal_url(),
-            "access_token": self._generate_test_access_token(
-                self.client_partner.id, token_amount or amount, self.currency.id),
-        })
+        return self.make_jsonrpc_request(
+            url,
+            {
+                "provider_id": self.stripe_trust.id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "token_id": None,
+                "amount": amount,
+                "flow": "direct",
+                "tokenization_requested": False,
+                "landing_route": self.matter.get_portal_url(),
+                "access_token": self._generate_test_access_token(
+                    self.client_partner.id, token_amount or amount, self.currency.id
+                ),
+            },
+        )
 
     @mute_logger("odoo.http")
     def test_deposit_route_creates_a_trust_transaction_and_refuses_a_tampered_amount(self):

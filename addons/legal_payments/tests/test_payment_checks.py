@@ -8,13 +8,16 @@ from .common import LegalPaymentsCommon
 
 @tagged("post_install", "-at_install")
 class TestPaymentChecks(LegalPaymentsCommon):
-
-    def _check(self, provider=None, amount=100.0, currency=None, partner=None, invoices=None,
-               matter=None):
+    def _check(
+        self, provider=None, amount=100.0, currency=None, partner=None, invoices=None, matter=None
+    ):
         self.env["payment.transaction"]._legal_check_payment_request(
-            provider or self.stripe, amount, currency or self.currency,
+            provider or self.stripe,
+            amount,
+            currency or self.currency,
             partner or self.client_partner,
-            self.invoice if invoices is None else invoices, matter,
+            self.invoice if invoices is None else invoices,
+            matter,
         )
 
     def test_partial_and_full_payments_of_the_residual_pass(self):
@@ -48,13 +51,21 @@ class TestPaymentChecks(LegalPaymentsCommon):
             self._check(invoices=self.env["account.move"], matter=self.matter)
 
     def test_a_deposit_through_a_trust_provider_for_the_client_passes(self):
-        self._check(provider=self.stripe_trust, invoices=self.env["account.move"],
-                    matter=self.matter, amount=2500.0)
+        self._check(
+            provider=self.stripe_trust,
+            invoices=self.env["account.move"],
+            matter=self.matter,
+            amount=2500.0,
+        )
 
     def test_a_deposit_for_another_clients_matter_is_refused(self):
         with self.assertRaises(ValidationError):
-            self._check(provider=self.stripe_trust, invoices=self.env["account.move"],
-                        matter=self.matter, partner=self.partner)
+            self._check(
+                provider=self.stripe_trust,
+                invoices=self.env["account.move"],
+                matter=self.matter,
+                partner=self.partner,
+            )
 
     def test_trust_providers_are_offered_for_deposits_only(self):
         Provider = self.env["payment.provider"].sudo()
@@ -63,18 +74,19 @@ class TestPaymentChecks(LegalPaymentsCommon):
         invoice_providers = Provider._get_compatible_providers(*args, **kwargs)
         self.assertIn(self.stripe, invoice_providers)
         self.assertNotIn(self.stripe_trust, invoice_providers)
-        deposit_providers = Provider.with_context(legal_trust_deposit=True)\
-            ._get_compatible_providers(*args, **kwargs)
+        deposit_providers = Provider.with_context(
+            legal_trust_deposit=True
+        )._get_compatible_providers(*args, **kwargs)
         self.assertIn(self.stripe_trust, deposit_providers)
         self.assertNotIn(self.stripe, deposit_providers)
 
 
 @tagged("post_install", "-at_install")
 class TestPayNow(LegalPaymentsCommon):
-
     def test_invoice_email_has_a_pay_now_link_with_the_access_token(self):
         self.env["ir.config_parameter"].sudo().set_param(
-            "account_payment.enable_portal_payment", True)
+            "account_payment.enable_portal_payment", True
+        )
         template = self.env.ref("account.email_template_edi_invoice")
         body = template._render_field("body_html", self.invoice.ids)[self.invoice.id]
         self.assertIn("Pay Now", body)
@@ -84,9 +96,11 @@ class TestPayNow(LegalPaymentsCommon):
 
     def test_paid_invoice_email_has_no_pay_now_link(self):
         self.env["ir.config_parameter"].sudo().set_param(
-            "account_payment.enable_portal_payment", True)
+            "account_payment.enable_portal_payment", True
+        )
         self.env["account.payment.register"].with_context(
-            active_model="account.move", active_ids=self.invoice.ids,
+            active_model="account.move",
+            active_ids=self.invoice.ids,
         ).create({})._create_payments()
         template = self.env.ref("account.email_template_edi_invoice")
         body = template._render_field("body_html", self.invoice.ids)[self.invoice.id]

@@ -11,12 +11,17 @@ from .common import LegalPaymentsCommon, recorded_card_payment
 
 @tagged("post_install", "-at_install")
 class TestOperatingCardPayment(LegalPaymentsCommon):
-
     def _mails(self):
-        return self.env["mail.mail"].sudo().search([
-            ("email_to", "ilike", "lawyer@example.com"),
-            ("subject", "ilike", "Payment received"),
-        ])
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .search(
+                [
+                    ("email_to", "ilike", "lawyer@example.com"),
+                    ("subject", "ilike", "Payment received"),
+                ]
+            )
+        )
 
     def test_succeeded_event_pays_the_invoice_and_books_the_fee(self):
         tx = self._invoice_tx()
@@ -31,15 +36,18 @@ class TestOperatingCardPayment(LegalPaymentsCommon):
         # Dr SOC 500, Cr AR 500.
         soc = self.stripe_operating_journal.default_account_id
         payment_lines = tx.payment_id.move_id.line_ids
-        self.assertEqual(payment_lines.filtered(lambda l: l.account_id == soc).debit, 500.0)
+        self.assertEqual(payment_lines.filtered(lambda line: line.account_id == soc).debit, 500.0)
         # Dr FE 14.80, Cr SOC 14.80.
         self.assertEqual(tx.legal_fee_state, "booked")
         self.assertAlmostEqual(tx.legal_fee_amount, 14.80)
         fee_lines = tx.legal_fee_move_id.line_ids
         self.assertEqual(tx.legal_fee_move_id.state, "posted")
         self.assertAlmostEqual(
-            fee_lines.filtered(lambda l: l.account_id == self.fee_account).debit, 14.80)
-        self.assertAlmostEqual(fee_lines.filtered(lambda l: l.account_id == soc).credit, 14.80)
+            fee_lines.filtered(lambda line: line.account_id == self.fee_account).debit, 14.80
+        )
+        self.assertAlmostEqual(
+            fee_lines.filtered(lambda line: line.account_id == soc).credit, 14.80
+        )
         self.assertFalse(tx.legal_replenish_move_id)
         self.assertEqual(len(self._mails()), 1)
 
@@ -50,9 +58,11 @@ class TestOperatingCardPayment(LegalPaymentsCommon):
                 self._event("payment_intent.succeeded", self._payment_intent(tx))
             )
             # Another delivery (new event id) of the same success, the poll, the cron.
-            self._receive_and_process(self._event(
-                "payment_intent.succeeded", self._payment_intent(tx), event_id="evt_legal_2"
-            ))
+            self._receive_and_process(
+                self._event(
+                    "payment_intent.succeeded", self._payment_intent(tx), event_id="evt_legal_2"
+                )
+            )
             tx._post_process()
             self.env["payment.transaction"]._cron_post_process()
         payments = self.env["account.payment"].search([("payment_transaction_id", "=", tx.id)])
@@ -67,25 +77,44 @@ class TestOperatingCardPayment(LegalPaymentsCommon):
             self._receive_and_process(
                 self._event("payment_intent.succeeded", self._payment_intent(tx))
             )
-            self._receive_and_process(self._event(
-                "payment_intent.processing", self._payment_intent(tx, status="processing"),
-                event_id="evt_legal_late",
-            ))
+            self._receive_and_process(
+                self._event(
+                    "payment_intent.processing",
+                    self._payment_intent(tx, status="processing"),
+                    event_id="evt_legal_late",
+                )
+            )
         self.assertEqual(tx.state, "done")
         self.assertEqual(self.invoice.payment_state, "paid")
 
     def test_refund_received_before_its_success_waits_for_it(self):
         tx = self._invoice_tx()
         charge = {
-            "id": "ch_legal_1", "object": "charge", "description": tx.reference,
-            "amount": 50000, "status": "succeeded",
-            "refunds": {"object": "list", "has_more": False, "data": [{
-                "id": "re_legal_1", "object": "refund", "amount": 10000, "status": "succeeded",
-                "charge": "ch_legal_1", "payment_intent": "pi_legal_1", "currency": "usd",
-            }]},
+            "id": "ch_legal_1",
+            "object": "charge",
+            "description": tx.reference,
+            "amount": 50000,
+            "status": "succeeded",
+            "refunds": {
+                "object": "list",
+                "has_more": False,
+                "data": [
+                    {
+                        "id": "re_legal_1",
+                        "object": "refund",
+                        "amount": 10000,
+                        "status": "succeeded",
+                        "charge": "ch_legal_1",
+                        "payment_intent": "pi_legal_1",
+                        "currency": "usd",
+                    }
+                ],
+            },
         }
-        with self.recorded_stripe(recorded_card_payment()), \
-                patch.object(type(self.env["payment.transaction"]), "_send_refund_request"):
+        with (
+            self.recorded_stripe(recorded_card_payment()),
+            patch.object(type(self.env["payment.transaction"]), "_send_refund_request"),
+        ):
             refund_event = self._receive_and_process(
                 self._event("charge.refunded", charge, event_id="evt_refund")
             )

@@ -21,7 +21,6 @@ class FakeResponse:
 
 @tagged("post_install", "-at_install")
 class TestStripeApiBase(StripeCommon):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -2,6 +2,7 @@
 """Trust deposits paid online. Fees and ACH come from recorded Stripe-shaped responses: the
 Stripe emulator has no balance transactions and no ACH (us_bank_account)."""
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import WEBHOOK_SECRET, LegalPaymentsCommon, recorded_card_payment
@@ -11,11 +12,13 @@ TRUST_SECRET = WEBHOOK_SECRET + "_trust"
 
 @tagged("post_install", "-at_install")
 class TestTrustDeposits(LegalPaymentsCommon):
-
     def _balance(self, account):
-        lines = self.env["account.move.line"].search([
-            ("account_id", "=", account.id), ("parent_state", "=", "posted"),
-        ])
+        lines = self.env["account.move.line"].search(
+            [
+                ("account_id", "=", account.id),
+                ("parent_state", "=", "posted"),
+            ]
+        )
         return round(sum(lines.mapped("balance")), 2)
 
     def test_card_deposit_is_credited_to_the_matter_and_the_fee_comes_from_operating(self):
@@ -46,7 +49,7 @@ class TestTrustDeposits(LegalPaymentsCommon):
 
     def test_invoice_cannot_be_paid_through_the_trust_provider(self):
         Tx = self.env["payment.transaction"]
-        with self.assertRaises(Exception):
+        with self.assertRaises(ValidationError):
             Tx._legal_check_payment_request(
                 self.stripe_trust, 100.0, self.currency, self.client_partner, self.invoice
             )
@@ -81,8 +84,11 @@ class TestTrustDeposits(LegalPaymentsCommon):
             self._event("payment_intent.processing", processing, event_id="evt_ach_p2"),
             secret=TRUST_SECRET,
         )
-        failed = dict(processing, status="requires_payment_method",
-                      last_payment_error={"message": "Insufficient funds"})
+        failed = dict(
+            processing,
+            status="requires_payment_method",
+            last_payment_error={"message": "Insufficient funds"},
+        )
         self._receive_and_process(
             self._event("payment_intent.payment_failed", failed, event_id="evt_ach_f2"),
             secret=TRUST_SECRET,
@@ -91,7 +97,14 @@ class TestTrustDeposits(LegalPaymentsCommon):
         self.assertEqual(tx.state, "error")
         self.assertEqual(self.matter.trust_balance, 0.0)
         self.assertEqual(self.matter.trust_available, 0.0)
-        mails = self.env["mail.mail"].sudo().search([
-            ("email_to", "ilike", "lawyer@example.com"), ("subject", "ilike", "Bank payment failed"),
-        ])
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search(
+                [
+                    ("email_to", "ilike", "lawyer@example.com"),
+                    ("subject", "ilike", "Bank payment failed"),
+                ]
+            )
+        )
         self.assertEqual(len(mails), 1)

@@ -9,7 +9,6 @@ from .common import WEBHOOK_SECRET, LegalPaymentsCommon
 
 @tagged("post_install", "-at_install")
 class TestWebhookReception(LegalPaymentsCommon):
-
     def setUp(self):
         super().setUp()
         self.Event = self.env["legal.stripe.event"].sudo()
@@ -21,7 +20,8 @@ class TestWebhookReception(LegalPaymentsCommon):
 
     def test_no_secret_fails_closed_and_logs_an_error(self):
         self.env["payment.provider"].sudo().search(
-            [("code", "=", "stripe")]).stripe_webhook_secret = False
+            [("code", "=", "stripe")]
+        ).stripe_webhook_secret = False
         payload, header = self._signed(self.event)
         with self.assertLogs("odoo.addons.legal_payments", level="ERROR"):
             status = self.Event._legal_receive(payload, header)
