@@ -12,6 +12,9 @@ WEBHOOK_TOLERANCE = 300
 # Number of attempts of the inbox processor before an event is left in error.
 EVENT_MAX_ATTEMPTS = 5
 
+# An event waiting for another one (a refund for its payment) is given up after this delay.
+EVENT_DEFER_DAYS = 4
+
 # Stripe events stored in the inbox and processed by the cron. Any other event is
 # acknowledged with a 200 and ignored.
 PAYMENT_INTENT_EVENTS = (

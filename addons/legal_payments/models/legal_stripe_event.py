@@ -4,6 +4,7 @@ import json
 import logging
 import random
 import time
+from datetime import timedelta
 
 import stripe
 from psycopg2 import errors as pg_errors
@@ -280,6 +281,10 @@ class LegalStripeEvent(models.Model):
         event = self.browse(event_id)
         event.invalidate_recordset()
         outcome, message = event._legal_process()
+        if outcome == "deferred" and event.create_date < fields.Datetime.now() - timedelta(
+            days=const.EVENT_DEFER_DAYS
+        ):
+            outcome = "ignored"  # What it waited for never came.
         if outcome == "deferred":
             event.write({"state_message": message})
             return "pending"
@@ -321,6 +326,31 @@ class LegalStripeEvent(models.Model):
             return "ignored", _("Event type not handled.")
         return handler(event, stripe_object)
 
+    def _legal_link_transaction(self, tx):
+        """Link the event to its transaction if the event's provider may speak for it.
+
+        The provider is the one whose secret verified the signature: an event signed for one
+        Stripe account never updates another account's transaction (several providers may
+        share one account, and then one secret).
+
+        :return: whether the transaction belongs to the event's Stripe account
+        :rtype: bool
+        """
+        self.ensure_one()
+        if tx.provider_id != self.provider_id and stripe_utils.get_webhook_secret(
+            tx.provider_id.sudo()
+        ) != stripe_utils.get_webhook_secret(self.provider_id.sudo()):
+            _logger.warning(
+                "Stripe event %s signed for %s ignored: transaction %s belongs to %s",
+                self.stripe_event_id,
+                self.provider_id.name,
+                tx.reference,
+                tx.provider_id.name,
+            )
+            return False
+        self.transaction_id = tx
+        return True
+
     def _legal_find_transaction(self, data):
         try:
             return (
@@ -347,7 +377,8 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "ignored", _("No transaction matches this PaymentIntent.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
         if tx.tokenize and isinstance(payment_intent.get("payment_method"), str):
             payment_intent["payment_method"] = tx.provider_id._stripe_make_request(
@@ -378,7 +409,8 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "ignored", _("No transaction matches this SetupIntent.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
         setup_intent["payment_method"] = tx.provider_id._stripe_make_request(
             f'payment_methods/{setup_intent["payment_method"]}', method="GET"
@@ -410,7 +442,8 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "ignored", _("No transaction matches this charge.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
         if tx.state != "done" or not tx.is_post_processed:
             return "deferred", _("Waiting for the payment to succeed before its refund.")
@@ -454,7 +487,8 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "deferred", _("Waiting for the refund transaction to be created.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
         tx._handle_notification_data("stripe", {"reference": tx.reference, "refund": refund})
         return "done", False
@@ -485,7 +519,8 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "ignored", _("No transaction matches this dispute.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
         if tx.state != "done" or not tx.is_post_processed:
             return "deferred", _("Waiting for the payment to succeed before its dispute.")
@@ -510,6 +545,7 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "ignored", _("No transaction matches this dispute.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_notify_firm("dispute", _("The dispute is closed: %s.", dispute.get("status")))
         return "done", False

@@ -45,7 +45,33 @@ class PaymentProvider(models.Model):
                 journal and "is_trust_account" in journal._fields and journal.is_trust_account
             )
 
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        providers = super().create(vals_list)
+        providers._legal_sync_outstanding_account()
+        return providers
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "journal_id" in vals or "code" in vals:
+            self._legal_sync_outstanding_account()
+        return res
+
     # === BUSINESS METHODS === #
+
+    def _legal_sync_outstanding_account(self):
+        """Make the Stripe clearing account (the journal's default account) the outstanding
+        account of the provider's payment method line: card payments debit it, fees and
+        payouts credit it (ACCOUNTING.md entries 5 and 6)."""
+        for provider in self.filtered(lambda p: p.code == "stripe" and p.journal_id):
+            journal = provider.journal_id
+            method_line = journal.inbound_payment_method_line_ids.filtered(
+                lambda line, p=provider: line.payment_provider_id == p
+            )
+            if method_line and method_line.payment_account_id != journal.default_account_id:
+                method_line.sudo().payment_account_id = journal.default_account_id
 
     def _stripe_make_request(
         self, endpoint, payload=None, method="POST", offline=False, idempotency_key=None

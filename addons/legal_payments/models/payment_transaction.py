@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
 import logging
+from datetime import timedelta
 
 import stripe
 from markupsafe import Markup
@@ -193,14 +194,7 @@ class PaymentTransaction(models.Model):
             self._legal_post_trust_deposit(cleared=True)
             return self.env["account.payment"]
         if self.provider_code == "stripe":
-            # The payment's outstanding account is the Stripe clearing account, which the fee
-            # and the payout credit: set it on the provider's payment method line.
-            journal = self.provider_id.journal_id
-            method_line = journal.inbound_payment_method_line_ids.filtered(
-                lambda line: line.payment_provider_id == self.provider_id
-            )
-            if method_line and method_line.payment_account_id != journal.default_account_id:
-                method_line.sudo().payment_account_id = journal.default_account_id
+            self.provider_id._legal_sync_outstanding_account()
         return super()._create_payment(**extra_create_values)
 
     def _legal_post_trust_deposit(self, cleared=True):
@@ -246,6 +240,34 @@ class PaymentTransaction(models.Model):
         )
 
     # === BUSINESS METHODS - FEES === #
+
+    @api.model
+    def _cron_legal_book_missing_fees(self, limit=200, auto_commit=True):
+        """Book the Stripe fees that were not available when their payments succeeded.
+
+        :param int limit: the maximum number of transactions to look at
+        :param bool auto_commit: commit after each transaction (cron); False inside tests
+        """
+        since = fields.Datetime.now() - timedelta(days=7)
+        txs = self.search(
+            [
+                ("provider_code", "=", "stripe"),
+                ("state", "=", "done"),
+                ("legal_fee_state", "=", "unavailable"),
+                ("last_state_change", ">=", since),
+            ],
+            limit=limit,
+        )
+        for tx in txs:
+            try:
+                with self.env.cr.savepoint():
+                    tx._legal_lock()
+                    if tx.legal_fee_state == "unavailable":
+                        tx._legal_book_stripe_fee()
+            except Exception:  # noqa: BLE001 - logged, retried by the next run
+                _logger.exception("booking the Stripe fee of %s failed", tx.reference)
+            if auto_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _legal_fetch_balance_transaction(self):
         """Read the balance transaction of the payment's charge with the official SDK.

@@ -6,7 +6,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from .common import LegalPaymentsCommon, recorded_card_payment
+from .common import WEBHOOK_SECRET, LegalPaymentsCommon, recorded_card_payment
 
 
 @tagged("post_install", "-at_install")
@@ -140,5 +140,26 @@ class TestOperatingCardPayment(LegalPaymentsCommon):
         tx = self._invoice_tx()
         pi = dict(self._payment_intent(tx), description="NOT-OURS")
         event = self._receive_and_process(self._event("payment_intent.succeeded", pi))
+        self.assertEqual(event.state, "ignored")
+        self.assertEqual(tx.state, "draft")
+
+    def test_fee_not_available_at_payment_time_is_booked_by_the_cron(self):
+        tx = self._invoice_tx()
+        with self.recorded_stripe({}):
+            self._receive_and_process(
+                self._event("payment_intent.succeeded", self._payment_intent(tx))
+            )
+        self.assertEqual(tx.legal_fee_state, "unavailable")
+        with self.recorded_stripe(recorded_card_payment(amount=50000, fee=1480)):
+            self.env["payment.transaction"]._cron_legal_book_missing_fees(auto_commit=False)
+        self.assertEqual(tx.legal_fee_state, "booked")
+        self.assertAlmostEqual(tx.legal_fee_amount, 14.80)
+
+    def test_event_signed_for_another_stripe_account_is_ignored(self):
+        tx = self._invoice_tx()
+        event = self._receive_and_process(
+            self._event("payment_intent.succeeded", self._payment_intent(tx)),
+            secret=WEBHOOK_SECRET + "_trust",
+        )
         self.assertEqual(event.state, "ignored")
         self.assertEqual(tx.state, "draft")
