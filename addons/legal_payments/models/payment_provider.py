@@ -12,7 +12,7 @@ from odoo.exceptions import ValidationError
 from odoo.addons.payment_stripe import const as stripe_const
 from odoo.addons.payment_stripe import utils as stripe_utils
 
-from .. import utils
+from .. import const, utils
 
 _logger = logging.getLogger(__name__)
 
@@ -92,8 +92,11 @@ class PaymentProvider(models.Model):
         :raise ValidationError: if Stripe answers with an error or cannot be reached
         """
         self.ensure_one()
+        if endpoint == "webhook_endpoints" and method == "POST" and payload:
+            # The webhook created from the provider form also listens to disputes and payouts.
+            payload = dict(payload, **{"enabled_events[]": list(const.HANDLED_EVENTS)})
         base = utils.stripe_api_base(self.sudo())
-        if self.code != "stripe" or base == utils.const.STRIPE_DEFAULT_API_BASE:
+        if self.code != "stripe" or base == const.STRIPE_DEFAULT_API_BASE:
             return super()._stripe_make_request(
                 endpoint,
                 payload=payload,

@@ -51,3 +51,13 @@ class TestStripeApiBase(StripeCommon):
         self.stripe.state = "enabled"
         client = self.stripe._legal_stripe_client()
         self.assertEqual(client._requestor.base_addresses.get("api"), "https://api.stripe.com")
+
+    def test_webhook_created_from_the_provider_listens_to_disputes_and_payouts(self):
+        self.stripe.state = "test"
+        self.stripe.stripe_webhook_secret = False
+        with patch("requests.request", return_value=FakeResponse()) as request:
+            self.stripe.action_stripe_create_webhook()
+        events = request.call_args.kwargs["data"]["enabled_events[]"]
+        self.assertIn("charge.dispute.created", events)
+        self.assertIn("payout.paid", events)
+        self.assertIn("payment_intent.succeeded", events)
