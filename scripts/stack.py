@@ -23,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ADDONS = ROOT / "addons"
 ADDONS = ["legal_trust", "legal_payments", "legal_retainers", "legal_refunds"]
+# Installed beside the addons for the tests only: Odoo's demo payment provider, which the
+# browser tours pay with (a client paying by "card" without Stripe).
+TEST_EXTRA_ADDONS = ["payment_demo"]
 
 
 class StackError(Exception):

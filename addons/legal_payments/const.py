@@ -29,6 +29,8 @@ HANDLED_EVENTS = (
     "setup_intent.succeeded",
     "charge.refunded",
     "charge.refund.updated",
+    "refund.updated",
+    "refund.failed",
     "charge.dispute.created",
     "charge.dispute.closed",
     "payout.paid",

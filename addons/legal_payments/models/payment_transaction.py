@@ -190,6 +190,9 @@ class PaymentTransaction(models.Model):
         default account of the provider's journal (ACCOUNTING.md entry 6: Dr SOC, Cr AR).
         """
         self.ensure_one()
+        if self.operation == "refund":
+            # Refunds are booked by their own flow (legal_refunds), never as trust deposits.
+            return super()._create_payment(**extra_create_values)
         if self.provider_code == "stripe" and self.provider_id.legal_is_trust:
             self._legal_post_trust_deposit(cleared=True)
             return self.env["account.payment"]

@@ -65,9 +65,10 @@ class ResCompany(models.Model):
                 (
                     "id",
                     "not in",
+                    # Stripe providers' journals are clearing accounts, not the bank.
                     self.env["payment.provider"]
                     .sudo()
-                    .search([("company_id", "=", self.id)])
+                    .search([("company_id", "=", self.id), ("code", "=", "stripe")])
                     .journal_id.ids,
                 ),
             ],

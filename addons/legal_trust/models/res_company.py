@@ -48,6 +48,16 @@ class ResCompany(models.Model):
         self.sudo().trust_liability_account_id = account
         return account
 
+    trust_journal_id = fields.Many2one(
+        "account.journal",
+        string="Default Trust Bank",
+        check_company=True,
+        domain="[('is_trust_account', '=', True), ('company_id', '=', id)]",
+        help="The trust bank account used by default for trust movements (transfers between "
+        "matters, invoices paid from trust). Other trust journals, such as a payment "
+        "provider's trust clearing journal, are used only when chosen.",
+    )
+
     def _legal_trust_journals(self):
         """Return the company's trust bank journals (trust bank and trust clearing)."""
         return self.env["account.journal"].search(
@@ -73,7 +83,9 @@ class ResCompany(models.Model):
 
         :raise UserError: when the company has none
         """
-        journal = self._legal_trust_journals()[:1]
+        journal = (
+            self.trust_journal_id.filtered("is_trust_account") or (self._legal_trust_journals()[:1])
+        )
         if not journal:
             raise UserError(
                 _(

@@ -9,3 +9,7 @@ class ResConfigSettings(models.TransientModel):
         readonly=False,
         domain="[('account_type', 'in', ('liability_current', 'liability_non_current'))]",
     )
+    trust_journal_id = fields.Many2one(
+        related="company_id.trust_journal_id",
+        readonly=False,
+    )

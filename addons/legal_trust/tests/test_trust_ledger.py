@@ -271,3 +271,25 @@ class TestTrustLedger(LegalTrustCommon):
         )
         self.assertIn("Filing fee", html)
         self.assertIn("750.00", html)
+
+    def test_default_trust_bank_is_the_company_setting(self):
+        clearing = self.env["account.journal"].create(
+            {
+                "name": "Provider Trust Clearing",
+                "code": "PTC",
+                "type": "bank",
+                "is_trust_account": True,
+                "sequence": 1,
+                "company_id": self.company.id,
+            }
+        )
+        self.company.trust_journal_id = self.trust_journal
+        self.matter_a.trust_deposit(50.0)
+        move = self.env["account.move"].browse(
+            self.matter_a.trust_transfer(self.matter_a2.id, 20.0)
+        )
+        self.assertEqual(move.journal_id, self.trust_journal)
+        deposit = self.env["account.move"].browse(
+            self.matter_a.trust_deposit(5.0, journal_id=clearing.id)
+        )
+        self.assertEqual(deposit.journal_id, clearing)
