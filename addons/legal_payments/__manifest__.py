@@ -21,5 +21,8 @@
         "views/res_config_settings_views.xml",
     ],
     "demo": ["demo/legal_payments_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["legal_payments/static/tests/tours/**/*"],
+    },
     "installable": True,
 }

@@ -7,3 +7,4 @@ from . import test_concurrency
 from . import test_disputes_payouts
 from . import test_stripe_emulator_flows
 from . import test_http_routes
+from . import test_pay_now_tour
