@@ -51,8 +51,12 @@ def bulk_load(env, matters_count, items_count):
     env.flush_all()
     moves_count = items_count // 2
     # Date everything before the demo's done reconciliation (or yesterday).
-    cr.execute(SQL("SELECT COALESCE(MAX(date), CURRENT_DATE - 1) FROM legal_trust_reconciliation "
-                   "WHERE state = 'done'"))
+    cr.execute(
+        SQL(
+            "SELECT COALESCE(MAX(date), CURRENT_DATE - 1) FROM legal_trust_reconciliation "
+            "WHERE state = 'done'"
+        )
+    )
     lock_date = cr.fetchone()[0]
     matter_ids = matters.ids
     move_cols = _columns(cr, "account_move")
@@ -116,8 +120,10 @@ def bulk_load(env, matters_count, items_count):
     elapsed = time.monotonic() - start
     cr.execute(SQL("SELECT COUNT(*) FROM account_move_line WHERE journal_id = %s", journal.id))
     items = cr.fetchone()[0]
-    print(f"loaded {len(matter_ids)} matters and {items} trust journal items in {elapsed:.0f} s",
-          flush=True)
+    print(
+        f"loaded {len(matter_ids)} matters and {items} trust journal items in {elapsed:.0f} s",
+        flush=True,
+    )
     return journal, matters, payee
 
 
@@ -155,18 +161,35 @@ def measure(registry, matter_id, payee_id, journal_id, runs):
             account = matter.company_id.trust_liability_account_id
             journal = env["account.journal"].browse(journal_id)
             start = time.perf_counter()
-            move = env["account.move"].create({
-                "move_type": "entry", "journal_id": journal.id,
-                "date": fields.Date.today(), "ref": "bench", "matter_id": matter.id,
-                "partner_id": matter.commercial_partner_id.id,
-                "line_ids": [
-                    Command.create({"name": "bench", "account_id": account.id,
-                                    "partner_id": matter.commercial_partner_id.id,
-                                    "matter_id": matter.id, "debit": 1.0}),
-                    Command.create({"name": "bench", "account_id": journal.default_account_id.id,
-                                    "partner_id": payee_id, "credit": 1.0}),
-                ],
-            })
+            move = env["account.move"].create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal.id,
+                    "date": fields.Date.today(),
+                    "ref": "bench",
+                    "matter_id": matter.id,
+                    "partner_id": matter.commercial_partner_id.id,
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "name": "bench",
+                                "account_id": account.id,
+                                "partner_id": matter.commercial_partner_id.id,
+                                "matter_id": matter.id,
+                                "debit": 1.0,
+                            }
+                        ),
+                        Command.create(
+                            {
+                                "name": "bench",
+                                "account_id": journal.default_account_id.id,
+                                "partner_id": payee_id,
+                                "credit": 1.0,
+                            }
+                        ),
+                    ],
+                }
+            )
             move._post(soft=False)
             env.flush_all()
             plain.append(time.perf_counter() - start)
@@ -178,9 +201,9 @@ def measure(registry, matter_id, payee_id, journal_id, runs):
             rows = env["legal.matter"]._trust_balances_as_of(fields.Date.today())
             balances.append(time.perf_counter() - start)
             start = time.perf_counter()
-            rec = env["legal.trust.reconciliation"].create({
-                "journal_id": journal_id, "date": fields.Date.today(),
-                "statement_balance": 0.0})
+            rec = env["legal.trust.reconciliation"].create(
+                {"journal_id": journal_id, "date": fields.Date.today(), "statement_balance": 0.0}
+            )
             reconciliations.append(time.perf_counter() - start)
             cr.rollback()
     return gate, plain, balances, reconciliations, len(rows), rec
@@ -202,12 +225,17 @@ def main():
         try:
             cluster.start(work)
             config = stack.write_config(
-                os.path.join(work, "odoo.conf"), cluster, odoo_dir, db_name,
-                http_port=stack.free_port(), data_dir=os.path.join(work, "filestore"),
+                os.path.join(work, "odoo.conf"),
+                cluster,
+                odoo_dir,
+                db_name,
+                http_port=stack.free_port(),
+                data_dir=os.path.join(work, "filestore"),
             )
             print("installing legal_trust with demo data...", flush=True)
-            stack.install_addons(config, db_name, os.path.join(work, "install.log"),
-                                 modules=["legal_trust"])
+            stack.install_addons(
+                config, db_name, os.path.join(work, "install.log"), modules=["legal_trust"]
+            )
             import odoo
             from odoo import SUPERUSER_ID, api
             from odoo.modules.registry import Registry
@@ -218,18 +246,29 @@ def main():
                 env = api.Environment(cr, SUPERUSER_ID, {})
                 journal, matters, payee = bulk_load(env, args.matters, args.items)
                 matter_id, payee_id, journal_id = matters[1].id, payee.id, journal.id
-            subprocess.run(["psql", "-q", "-d", db_name, "-c", "VACUUM ANALYZE"],
-                           env=cluster.env(), check=True)
+            subprocess.run(
+                ["psql", "-q", "-d", db_name, "-c", "VACUUM ANALYZE"], env=cluster.env(), check=True
+            )
             gate, plain, balances, recs, matter_rows, _rec = measure(
-                registry, matter_id, payee_id, journal_id, args.runs)
+                registry, matter_id, payee_id, journal_id, args.runs
+            )
             ratio = statistics.median(gate) / statistics.median(plain)
             print()
-            print(f"(a) disbursement through the gate : {_median_ms(gate):8.2f} ms (median of {len(gate)})")
-            print(f"    same entry, gate bypassed    : {_median_ms(plain):8.2f} ms "
-                  f"-> ratio {ratio:.2f} (target <= 1.10)")
-            print(f"(b) balances of every matter     : {_median_ms(balances):8.2f} ms "
-                  f"({matter_rows} matters; target < 1000 ms)")
-            print(f"(c) three-way reconciliation     : {_median_ms(recs):8.2f} ms (target < 1000 ms)")
+            print(
+                f"(a) disbursement through the gate : {_median_ms(gate):8.2f} ms "
+                f"(median of {len(gate)})"
+            )
+            print(
+                f"    same entry, gate bypassed    : {_median_ms(plain):8.2f} ms "
+                f"-> ratio {ratio:.2f} (target <= 1.10)"
+            )
+            print(
+                f"(b) balances of every matter     : {_median_ms(balances):8.2f} ms "
+                f"({matter_rows} matters; target < 1000 ms)"
+            )
+            print(
+                f"(c) three-way reconciliation     : {_median_ms(recs):8.2f} ms (target < 1000 ms)"
+            )
             return 0
         except stack.StackError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -21,7 +21,9 @@ class AccountMove(models.Model):
         Line = self.env["legal.refund.line"].sudo()
         lines = Line.search(
             [
-                "|", "|", "|",
+                "|",
+                "|",
+                "|",
                 ("source_move_id", "=", self.id),
                 ("trust_move_id", "=", self.id),
                 ("payment_id.move_id", "=", self.id),
@@ -54,13 +56,17 @@ class AccountMoveLine(models.Model):
         self.ensure_one()
         if self.reconciled or self.parent_state != "posted":
             return 0.0
-        pending = self.env["legal.refund.line"].sudo().search(
-            [
-                ("source_line_id", "=", self.id),
-                ("state", "=", "pending"),
-                ("payment_id", "=", False),
-                ("id", "not in", (exclude or self.env["legal.refund.line"]).ids),
-            ]
+        pending = (
+            self.env["legal.refund.line"]
+            .sudo()
+            .search(
+                [
+                    ("source_line_id", "=", self.id),
+                    ("state", "=", "pending"),
+                    ("payment_id", "=", False),
+                    ("id", "not in", (exclude or self.env["legal.refund.line"]).ids),
+                ]
+            )
         )
         currency = self.company_currency_id
         return currency.round(max(0.0, -self.amount_residual - sum(pending.mapped("amount"))))
@@ -76,7 +82,9 @@ class AccountMoveLine(models.Model):
         txs = move.origin_payment_id.payment_transaction_id
         if move.move_type == "out_refund" and move.reversed_entry_id:
             invoice = move.reversed_entry_id
-            txs |= invoice.transaction_ids | invoice._get_reconciled_payments().payment_transaction_id
+            txs |= (
+                invoice.transaction_ids | invoice._get_reconciled_payments().payment_transaction_id
+            )
         txs = txs.sudo().filtered(
             lambda tx: tx.state == "done"
             and tx.operation != "refund"

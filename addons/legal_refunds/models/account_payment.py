@@ -7,7 +7,10 @@ class AccountPayment(models.Model):
     _inherit = "account.payment"
 
     legal_refund_line_id = fields.Many2one(
-        "legal.refund.line", string="Client Refund Line", readonly=True, copy=False,
+        "legal.refund.line",
+        string="Client Refund Line",
+        readonly=True,
+        copy=False,
         index="btree_not_null",
     )
     legal_refund_id = fields.Many2one(

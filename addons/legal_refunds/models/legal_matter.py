@@ -29,12 +29,16 @@ class LegalMatter(models.Model):
     def _legal_refund_deposit_transactions(self):
         """Done Stripe deposits into this matter's trust, most refundable first."""
         self.ensure_one()
-        txs = self.env["payment.transaction"].sudo().search(
-            [
-                ("legal_matter_id", "=", self.id),
-                ("state", "=", "done"),
-                ("operation", "!=", "refund"),
-                ("provider_code", "=", "stripe"),
-            ]
+        txs = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("legal_matter_id", "=", self.id),
+                    ("state", "=", "done"),
+                    ("operation", "!=", "refund"),
+                    ("provider_code", "=", "stripe"),
+                ]
+            )
         )
         return txs.sorted(lambda tx: -tx._legal_refundable_amount())

@@ -371,8 +371,10 @@ class LegalRefund(models.Model):
                     or source.company_id != self.company_id
                 ):
                     raise UserError(
-                        _("Only a posted credit of %s on its receivable can be refunded.",
-                          self.partner_id.name)
+                        _(
+                            "Only a posted credit of %s on its receivable can be refunded.",
+                            self.partner_id.name,
+                        )
                     )
         if self.line_ids.filtered(lambda line: line.kind == "trust") and not (
             self.env.su or self.env.user.has_group("legal_trust.group_trust_manager")
@@ -509,14 +511,14 @@ class LegalRefund(models.Model):
                 amount=format_amount(self.env, refund.amount_total, refund.currency_id),
                 client=refund.partner_id.name,
                 method=dict(const.REFUND_METHODS)[refund.method],
-                state=dict(refund._fields["state"]._description_selection(self.env))[
-                    refund.state
-                ],
+                state=dict(refund._fields["state"]._description_selection(self.env))[refund.state],
             )
             items = Markup("").join(
                 Markup("<li>%s: %s</li>")
-                % (line.description or line._legal_source_name(),
-                   format_amount(self.env, line.amount, refund.currency_id))
+                % (
+                    line.description or line._legal_source_name(),
+                    format_amount(self.env, line.amount, refund.currency_id),
+                )
                 for line in refund.line_ids
             )
             body += Markup("<ul>%s</ul>") % items
@@ -531,8 +533,11 @@ class LegalRefund(models.Model):
         """Tell the firm a provider refund failed: chatter and an activity for the user."""
         for refund in self:
             body = Markup("<p>%s</p><p>%s</p>") % (
-                _("The refund %s failed at the payment provider: its entries were reversed "
-                  "and the client is owed the money again.", refund.name),
+                _(
+                    "The refund %s failed at the payment provider: its entries were reversed "
+                    "and the client is owed the money again.",
+                    refund.name,
+                ),
                 message or "",
             )
             refund.message_post(body=body, subtype_xmlid="mail.mt_note")
@@ -590,19 +595,20 @@ class LegalRefund(models.Model):
                 }
             )
         else:
-            credits = source_tx.payment_id.move_id.line_ids.filtered(
-                lambda line: line.account_type == "asset_receivable" and not line.reconciled
+            credit_lines = source_tx.payment_id.move_id.line_ids.filtered(
+                lambda line: line.account_type == "asset_receivable"
+                and not line.reconciled
                 and line.amount_residual < 0
             )
             invoices = source_tx.invoice_ids
-            credits |= invoices.reversal_move_ids.filtered(
+            credit_lines |= invoices.reversal_move_ids.filtered(
                 lambda move: move.state == "posted"
             ).line_ids.filtered(
                 lambda line: line.account_type == "asset_receivable" and not line.reconciled
             )
-            credits |= self._legal_credit_lines(client, company)
+            credit_lines |= self._legal_credit_lines(client, company)
             left = amount
-            for credit in credits:
+            for credit in credit_lines:
                 if currency.compare_amounts(left, 0) <= 0:
                     break
                 take = min(left, credit._legal_refundable_amount())
@@ -626,17 +632,21 @@ class LegalRefund(models.Model):
                         amount=format_amount(self.env, left, currency),
                     )
                 )
-        lines = self.env["legal.refund.line"].sudo().create(
-            [
-                {
-                    **vals,
-                    "refund_id": refund.id,
-                    "state": "pending",
-                    "source_transaction_id": source_tx.id,
-                    "transaction_id": refund_tx.id,
-                }
-                for vals in lines_vals
-            ]
+        lines = (
+            self.env["legal.refund.line"]
+            .sudo()
+            .create(
+                [
+                    {
+                        **vals,
+                        "refund_id": refund.id,
+                        "state": "pending",
+                        "source_transaction_id": source_tx.id,
+                        "transaction_id": refund_tx.id,
+                    }
+                    for vals in lines_vals
+                ]
+            )
         )
         refund_tx.legal_refund_line_id = lines[:1]
         return lines
@@ -672,7 +682,7 @@ class LegalRefund(models.Model):
             }
         )
         credit_note.action_post()
-        line = credit_note.line_ids.filtered(lambda l: l.account_type == "asset_receivable")
+        line = credit_note.line_ids.filtered(lambda rec: rec.account_type == "asset_receivable")
         refund = self.with_context(legal_refund_no_advice=True).create(
             {
                 "partner_id": client.id,

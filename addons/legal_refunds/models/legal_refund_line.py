@@ -33,7 +33,9 @@ class LegalRefundLine(models.Model):
         related="source_line_id.move_id", store=True, string="Credit", index="btree_not_null"
     )
     matter_id = fields.Many2one(
-        "legal.matter", index="btree_not_null", check_company=True,
+        "legal.matter",
+        index="btree_not_null",
+        check_company=True,
         help="The matter whose trust money is refunded.",
     )
     amount = fields.Monetary(required=True)
@@ -51,19 +53,33 @@ class LegalRefundLine(models.Model):
         help="The card or bank payment refunded through the provider.",
     )
     transaction_id = fields.Many2one(
-        "payment.transaction", string="Provider Refund", readonly=True, copy=False,
-        check_company=True, index="btree_not_null",
+        "payment.transaction",
+        string="Provider Refund",
+        readonly=True,
+        copy=False,
+        check_company=True,
+        index="btree_not_null",
     )
     payment_id = fields.Many2one(
-        "account.payment", string="Payment", readonly=True, copy=False, check_company=True,
+        "account.payment",
+        string="Payment",
+        readonly=True,
+        copy=False,
+        check_company=True,
         index="btree_not_null",
     )
     trust_move_id = fields.Many2one(
-        "account.move", string="Trust Disbursement", readonly=True, copy=False,
+        "account.move",
+        string="Trust Disbursement",
+        readonly=True,
+        copy=False,
         index="btree_not_null",
     )
     reversal_move_ids = fields.Many2many(
-        "account.move", string="Reversals", readonly=True, copy=False,
+        "account.move",
+        string="Reversals",
+        readonly=True,
+        copy=False,
         relation="legal_refund_line_reversal_rel",
     )
 
@@ -181,7 +197,8 @@ class LegalRefundLine(models.Model):
                     "payment_method_line_id": method_line.id,
                     "destination_account_id": source.account_id.id,
                     "memo": self._legal_memo(),
-                    "payment_reference": refund.cheque_number if refund.method == "cheque"
+                    "payment_reference": refund.cheque_number
+                    if refund.method == "cheque"
                     else refund.name,
                     "legal_refund_line_id": self.id,
                 }
@@ -347,28 +364,42 @@ class LegalRefundLine(models.Model):
             client = self.refund_id.partner_id
             company = self.refund_id.company_id
             receivable = client.with_company(company).property_account_receivable_id
-            move = self.env["account.move"].sudo().create(
-                {
-                    "move_type": "entry",
-                    "journal_id": journal.id,
-                    "company_id": company.id,
-                    "ref": memo,
-                    "line_ids": [
-                        fields.Command.create({
-                            "name": memo, "partner_id": client.id,
-                            "account_id": receivable.id, "debit": shortfall,
-                        }),
-                        fields.Command.create({
-                            "name": memo, "partner_id": client.id,
-                            "account_id": journal.default_account_id.id, "credit": shortfall,
-                        }),
-                    ],
-                }
+            move = (
+                self.env["account.move"]
+                .sudo()
+                .create(
+                    {
+                        "move_type": "entry",
+                        "journal_id": journal.id,
+                        "company_id": company.id,
+                        "ref": memo,
+                        "line_ids": [
+                            fields.Command.create(
+                                {
+                                    "name": memo,
+                                    "partner_id": client.id,
+                                    "account_id": receivable.id,
+                                    "debit": shortfall,
+                                }
+                            ),
+                            fields.Command.create(
+                                {
+                                    "name": memo,
+                                    "partner_id": client.id,
+                                    "account_id": journal.default_account_id.id,
+                                    "credit": shortfall,
+                                }
+                            ),
+                        ],
+                    }
+                )
             )
             move.action_post()
             replenish = refund_tx.source_transaction_id._legal_post_replenishment(shortfall)
-            self.reversal_move_ids = [fields.Command.link(move.id),
-                                      fields.Command.link(replenish.id)]
+            self.reversal_move_ids = [
+                fields.Command.link(move.id),
+                fields.Command.link(replenish.id),
+            ]
             self.refund_id.message_post(
                 body=_(
                     "%(amount)s refunded in the Stripe dashboard exceeded the trust funds "

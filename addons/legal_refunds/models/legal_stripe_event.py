@@ -9,10 +9,17 @@ class LegalStripeEvent(models.Model):
     def _legal_process_refund_failed(self, event, refund):
         """``refund.failed`` / ``refund.updated``: the refund object's new status, applied to
         its refund transaction (a failure reverses the client refund's entries)."""
-        tx = self.env["payment.transaction"].sudo().search(
-            [("provider_reference", "=", refund["id"]), ("provider_code", "=", "stripe"),
-             ("operation", "=", "refund")],
-            limit=1,
+        tx = (
+            self.env["payment.transaction"]
+            .sudo()
+            .search(
+                [
+                    ("provider_reference", "=", refund["id"]),
+                    ("provider_code", "=", "stripe"),
+                    ("operation", "=", "refund"),
+                ],
+                limit=1,
+            )
         )
         if not tx:
             return "deferred", _("Waiting for the refund transaction to be created.")

@@ -21,6 +21,9 @@ class PaymentProvider(models.Model):
         if key and not idempotency_key and method == "POST" and endpoint == "refunds":
             idempotency_key = key
         return super()._stripe_make_request(
-            endpoint, payload=payload, method=method, offline=offline,
+            endpoint,
+            payload=payload,
+            method=method,
+            offline=offline,
             idempotency_key=idempotency_key,
         )

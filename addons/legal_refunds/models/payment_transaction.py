@@ -10,7 +10,10 @@ class PaymentTransaction(models.Model):
     _inherit = "payment.transaction"
 
     legal_refund_line_id = fields.Many2one(
-        "legal.refund.line", string="Client Refund Line", readonly=True, copy=False,
+        "legal.refund.line",
+        string="Client Refund Line",
+        readonly=True,
+        copy=False,
         index="btree_not_null",
     )
     legal_refund_id = fields.Many2one(
@@ -83,18 +86,20 @@ class PaymentTransaction(models.Model):
         """Override of `payment` to reverse a client refund that failed at the provider
         (``charge.refund.updated`` / ``refund.failed`` with a failed status)."""
         was_failed = self.state in ("error", "cancel")
-        super()._process_notification_data(notification_data)
+        res = super()._process_notification_data(notification_data)
         if (
             self.operation == "refund"
             and self.provider_code == "stripe"
             and not was_failed
             and self.state in ("error", "cancel")
         ):
-            lines = self.env["legal.refund.line"].sudo().search(
-                [("transaction_id", "=", self.id)]
-            ) or self.legal_refund_line_id
+            lines = (
+                self.env["legal.refund.line"].sudo().search([("transaction_id", "=", self.id)])
+                or self.legal_refund_line_id
+            )
             refund = notification_data.get("refund") or {}
             message = self.state_message
             if refund.get("failure_reason"):
                 message = f"{message} ({refund['failure_reason']})"
             lines._legal_on_provider_failure(message)
+        return res

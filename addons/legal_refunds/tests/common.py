@@ -25,7 +25,6 @@ class LegalRefundsCommon(LegalPaymentsCommon):
         super().setUpClass()
         cls.env = cls.env(context=dict(cls.env.context, legal_refund_no_advice=True))
         cls.receivable = cls.client_partner.property_account_receivable_id
-        cls.trust_bank.default_account_id  # noqa: B018 - created with the journal
 
     # === Helpers === #
 
@@ -39,28 +38,38 @@ class LegalRefundsCommon(LegalPaymentsCommon):
 
     def _credit_note(self, amount, invoice=None, partner=None):
         """A posted credit note of ``amount``, reversing ``invoice`` when given."""
-        move = self.env["account.move"].create({
-            "move_type": "out_refund",
-            "partner_id": (partner or self.client_partner).id,
-            "reversed_entry_id": invoice.id if invoice else False,
-            "invoice_line_ids": [Command.create({
-                "name": "Fee adjustment", "quantity": 1, "price_unit": amount,
-                "tax_ids": [Command.clear()],
-                "account_id": self.company_data["default_account_revenue"].id,
-            })],
-        })
+        move = self.env["account.move"].create(
+            {
+                "move_type": "out_refund",
+                "partner_id": (partner or self.client_partner).id,
+                "reversed_entry_id": invoice.id if invoice else False,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Fee adjustment",
+                            "quantity": 1,
+                            "price_unit": amount,
+                            "tax_ids": [Command.clear()],
+                            "account_id": self.company_data["default_account_revenue"].id,
+                        }
+                    )
+                ],
+            }
+        )
         move.action_post()
         return move
 
     def _manual_payment(self, amount, partner=None):
         """A posted inbound customer payment, not allocated to any invoice."""
-        payment = self.env["account.payment"].create({
-            "payment_type": "inbound",
-            "partner_type": "customer",
-            "partner_id": (partner or self.client_partner).id,
-            "amount": amount,
-            "journal_id": self.operating_bank.id,
-        })
+        payment = self.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": (partner or self.client_partner).id,
+                "amount": amount,
+                "journal_id": self.operating_bank.id,
+            }
+        )
         payment.action_post()
         return payment
 
@@ -71,12 +80,14 @@ class LegalRefundsCommon(LegalPaymentsCommon):
     def _client_receivable_balance(self):
         """What the client owes (positive) or is owed (negative) on its receivable, the
         fixture's own unpaid invoice left out."""
-        lines = self.env["account.move.line"].search([
-            ("partner_id", "=", self.client_partner.id),
-            ("account_type", "=", "asset_receivable"),
-            ("parent_state", "=", "posted"),
-            ("move_id", "!=", self.invoice.id),
-        ])
+        lines = self.env["account.move.line"].search(
+            [
+                ("partner_id", "=", self.client_partner.id),
+                ("account_type", "=", "asset_receivable"),
+                ("parent_state", "=", "posted"),
+                ("move_id", "!=", self.invoice.id),
+            ]
+        )
         return self.currency.round(sum(lines.mapped("amount_residual")))
 
     def _wizard(self, **values):
@@ -86,18 +97,28 @@ class LegalRefundsCommon(LegalPaymentsCommon):
     def _select(self, wizard, source, amount):
         """Select the wizard line of ``source`` (a move or a matter) for ``amount``."""
         if source._name == "legal.matter":
-            line = wizard.line_ids.filtered(lambda l: l.matter_id == source and l.kind == "trust")
+            line = wizard.line_ids.filtered(
+                lambda rec: rec.matter_id == source and rec.kind == "trust"
+            )
         else:
-            line = wizard.line_ids.filtered(lambda l: l.source_line_id.move_id == source)
+            line = wizard.line_ids.filtered(lambda rec: rec.source_line_id.move_id == source)
         self.assertEqual(len(line), 1, f"{source.display_name} is listed once")
         line.write({"selected": True, "amount": amount})
         return line
 
     def _paid_card_invoice(self, amount=500.0, pi_id="pi_legal_1", reference="INV-TX-1"):
         """An invoice paid by card through the operating provider (no fee lookup)."""
-        invoice = self.invoice if amount == 500.0 and pi_id == "pi_legal_1" else self.init_invoice(
-            "out_invoice", partner=self.client_partner, amounts=[amount], post=True, taxes=[],
-            currency=self.currency,
+        invoice = (
+            self.invoice
+            if amount == 500.0 and pi_id == "pi_legal_1"
+            else self.init_invoice(
+                "out_invoice",
+                partner=self.client_partner,
+                amounts=[amount],
+                post=True,
+                taxes=[],
+                currency=self.currency,
+            )
         )
         tx = self._invoice_tx(invoice=invoice, reference=reference, provider_reference=pi_id)
         tx._set_done()
@@ -114,19 +135,30 @@ class LegalRefundsCommon(LegalPaymentsCommon):
         # Below legal_refunds' override, which adds the idempotency key.
         original = LegalPaymentsProvider._stripe_make_request
 
-        def _request(provider, endpoint, payload=None, method="POST", offline=False,
-                     idempotency_key=None):
+        def _request(
+            provider, endpoint, payload=None, method="POST", offline=False, idempotency_key=None
+        ):
             if endpoint != "refunds" or method != "POST":
-                return original(provider, endpoint, payload=payload, method=method,
-                                offline=offline, idempotency_key=idempotency_key)
+                return original(
+                    provider,
+                    endpoint,
+                    payload=payload,
+                    method=method,
+                    offline=offline,
+                    idempotency_key=idempotency_key,
+                )
             key = idempotency_key
             for previous in calls:
                 if key and previous["key"] == key:
                     return previous["response"]  # Stripe replays an idempotent request.
             response = {
-                "id": f"re_legal_{len(calls) + 1}", "object": "refund",
-                "amount": int(payload["amount"]), "currency": "usd", "charge": charge,
-                "payment_intent": payload.get("payment_intent"), "status": status,
+                "id": f"re_legal_{len(calls) + 1}",
+                "object": "refund",
+                "amount": int(payload["amount"]),
+                "currency": "usd",
+                "charge": charge,
+                "payment_intent": payload.get("payment_intent"),
+                "status": status,
             }
             calls.append({"payload": payload, "key": key, "response": response})
             return response

@@ -21,7 +21,6 @@ class RolledBack(Exception):
 
 @tagged("post_install", "-at_install")
 class TestRefundCardEmulator(LegalRefundsCommon):
-
     stripe_emulator = True
 
     @classmethod
@@ -30,30 +29,41 @@ class TestRefundCardEmulator(LegalRefundsCommon):
         cls.emulator_base = os.environ.get("LEGAL_STRIPE_API_BASE")
         if cls.emulator_base:
             cls.env["ir.config_parameter"].sudo().set_param(
-                STRIPE_API_BASE_PARAM, cls.emulator_base)
+                STRIPE_API_BASE_PARAM, cls.emulator_base
+            )
 
     def setUp(self):
         super().setUp()
         if not self.emulator_base:
             self.skipTest("the Stripe emulator is not running (LEGAL_STRIPE_API_BASE unset)")
         self.sdk = stripe.StripeClient(
-            "sk_test_emulator", base_addresses={"api": self.emulator_base})
+            "sk_test_emulator", base_addresses={"api": self.emulator_base}
+        )
 
     def _pay_by_card(self, tx):
         """What Stripe.js and the return route do: confirm the intent with a card, then
         process the PaymentIntent."""
         tx._get_processing_values()
         pi_id = tx.provider_reference
-        card = self.sdk.v1.payment_methods.create({"type": "card", "card": {
-            "number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+        card = self.sdk.v1.payment_methods.create(
+            {
+                "type": "card",
+                "card": {"number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+            }
+        )
         self.sdk.v1.payment_intents.update(pi_id, {"payment_method": card.id})
         self.sdk.v1.payment_intents.confirm(pi_id)
         intent = tx.provider_id._stripe_make_request(
-            f"payment_intents/{pi_id}", payload={"expand[]": "payment_method"}, method="GET")
-        tx._handle_notification_data("stripe", {
-            "reference": tx.reference, "payment_intent": intent,
-            "payment_method": intent.get("payment_method"),
-        })
+            f"payment_intents/{pi_id}", payload={"expand[]": "payment_method"}, method="GET"
+        )
+        tx._handle_notification_data(
+            "stripe",
+            {
+                "reference": tx.reference,
+                "payment_intent": intent,
+                "payment_method": intent.get("payment_method"),
+            },
+        )
         tx._post_process()
         self.assertEqual(tx.state, "done")
         return pi_id
@@ -75,18 +85,31 @@ class TestRefundCardEmulator(LegalRefundsCommon):
         refunds = self._emulator_refunds(pi_id)
         self.assertEqual(sorted(r.amount for r in refunds), [20000, 30000])
         self.assertEqual(
-            set(tx.child_transaction_ids.mapped("provider_reference")), {r.id for r in refunds})
+            set(tx.child_transaction_ids.mapped("provider_reference")), {r.id for r in refunds}
+        )
         self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(self._client_receivable_balance(), 0.0, "nothing owed either way")
         self.assertEqual(tx._legal_refundable_amount(), 0.0)
         # Nothing left to refund on the payment: a further card refund is refused.
         extra = self._manual_payment(10.0)
-        refund = self.env["legal.refund"].create({
-            "partner_id": self.client_partner.id, "method": "provider",
-            "line_ids": [(0, 0, {"kind": "payment", "amount": 10.0,
-                                 "source_line_id": self._receivable_line(extra.move_id).id,
-                                 "source_transaction_id": tx.id})],
-        })
+        refund = self.env["legal.refund"].create(
+            {
+                "partner_id": self.client_partner.id,
+                "method": "provider",
+                "line_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "kind": "payment",
+                            "amount": 10.0,
+                            "source_line_id": self._receivable_line(extra.move_id).id,
+                            "source_transaction_id": tx.id,
+                        },
+                    )
+                ],
+            }
+        )
         with self.assertRefused(UserError, "at most"):
             refund.action_confirm()
         self.assertEqual(len(self._emulator_refunds(pi_id)), 2)
@@ -102,8 +125,9 @@ class TestRefundCardEmulator(LegalRefundsCommon):
         with self.assertRaises(RolledBack):
             with self.env.cr.savepoint():
                 wizard.action_refund()
-                first = self.env["legal.refund"].search([
-                    ("idempotency_key", "=", wizard.idempotency_key)])
+                first = self.env["legal.refund"].search(
+                    [("idempotency_key", "=", wizard.idempotency_key)]
+                )
                 first_refund_id = first.line_ids.transaction_id.provider_reference
                 raise RolledBack()
         self.env.invalidate_all()
@@ -123,8 +147,11 @@ class TestRefundCardEmulator(LegalRefundsCommon):
         self.matter.invalidate_recordset()
         self.assertEqual(self.matter.trust_available, 1000.0)
         action = self.matter.action_legal_refund()
-        wizard = self.env["legal.refund.wizard"].with_context(action["context"]).create(
-            {"method": "provider"})
+        wizard = (
+            self.env["legal.refund.wizard"]
+            .with_context(**action["context"])
+            .create({"method": "provider"})
+        )
         line = self._select(wizard, self.matter, 400.0)
         self.assertEqual(line.source_transaction_id, tx)
         refund = self.env["legal.refund"].browse(wizard.action_refund()["res_id"])
@@ -135,17 +162,24 @@ class TestRefundCardEmulator(LegalRefundsCommon):
         ledger = trust_move.line_ids.filtered("matter_id")
         self.assertEqual(ledger.debit, 400.0, "Dr trust liability (client, matter)")
         clearing = trust_move.line_ids - ledger
-        self.assertEqual(clearing.account_id, self.stripe_trust_journal.default_account_id,
-                         "Cr Stripe trust clearing")
+        self.assertEqual(
+            clearing.account_id,
+            self.stripe_trust_journal.default_account_id,
+            "Cr Stripe trust clearing",
+        )
         self.assertFalse(refund.line_ids.transaction_id.payment_id, "no receivable entry")
         self.assertEqual([r.amount for r in self._emulator_refunds(pi_id)], [40000])
         # More than the matter holds is refused and nothing leaves.
-        refund = self.env["legal.refund"].create({
-            "partner_id": self.client_partner.id, "method": "provider",
-            "matter_id": self.matter.id,
-            "line_ids": [(0, 0, {"kind": "trust", "amount": 600.01,
-                                 "matter_id": self.matter.id})],
-        })
+        refund = self.env["legal.refund"].create(
+            {
+                "partner_id": self.client_partner.id,
+                "method": "provider",
+                "matter_id": self.matter.id,
+                "line_ids": [
+                    (0, 0, {"kind": "trust", "amount": 600.01, "matter_id": self.matter.id})
+                ],
+            }
+        )
         with self.assertRefused(UserError, "at most|can still be refunded"):
             refund.action_confirm()
         self.assertEqual(len(self._emulator_refunds(pi_id)), 1)

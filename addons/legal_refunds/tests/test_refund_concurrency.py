@@ -17,7 +17,6 @@ from odoo.tools import SQL
 
 @tagged("post_install", "-at_install")
 class TestRefundConcurrency(BaseCase):
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -35,37 +34,67 @@ class TestRefundConcurrency(BaseCase):
         with cls.registry.cursor() as cr:
             cr.execute(SQL("SELECT id FROM legal_refund WHERE partner_id = %s", cls.client_id))
             refund_ids = [r[0] for r in cr.fetchall()]
-            cr.execute(SQL(
-                "SELECT move_id FROM account_move_line WHERE partner_id = %s", cls.client_id))
+            cr.execute(
+                SQL("SELECT move_id FROM account_move_line WHERE partner_id = %s", cls.client_id)
+            )
             move_ids = list({r[0] for r in cr.fetchall()})
-            cr.execute(SQL(
-                "SELECT full_reconcile_id FROM account_move_line WHERE move_id = ANY(%s) "
-                "AND full_reconcile_id IS NOT NULL", move_ids))
+            cr.execute(
+                SQL(
+                    "SELECT full_reconcile_id FROM account_move_line WHERE move_id = ANY(%s) "
+                    "AND full_reconcile_id IS NOT NULL",
+                    move_ids,
+                )
+            )
             full_ids = [r[0] for r in cr.fetchall()]
-            cr.execute(SQL(
-                "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
-                "(SELECT id FROM account_move_line WHERE move_id = ANY(%s)) OR credit_move_id IN "
-                "(SELECT id FROM account_move_line WHERE move_id = ANY(%s))", move_ids, move_ids))
+            cr.execute(
+                SQL(
+                    "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
+                    "(SELECT id FROM account_move_line WHERE move_id = ANY(%s)) "
+                    "OR credit_move_id IN "
+                    "(SELECT id FROM account_move_line WHERE move_id = ANY(%s))",
+                    move_ids,
+                    move_ids,
+                )
+            )
             cr.execute(SQL("DELETE FROM legal_refund_line WHERE refund_id = ANY(%s)", refund_ids))
             cr.execute(SQL("SELECT id FROM account_payment WHERE partner_id = %s", cls.client_id))
             payment_ids = [r[0] for r in cr.fetchall()]
             cr.execute(SQL("DELETE FROM account_payment WHERE id = ANY(%s)", payment_ids))
-            cr.execute(SQL(
-                "DELETE FROM mail_message WHERE (model = 'account.move' AND res_id = ANY(%s)) "
-                "OR (model = 'account.payment' AND res_id = ANY(%s))", move_ids, payment_ids))
-            cr.execute(SQL("UPDATE account_move_line SET full_reconcile_id = NULL "
-                           "WHERE move_id = ANY(%s)", move_ids))
+            cr.execute(
+                SQL(
+                    "DELETE FROM mail_message WHERE (model = 'account.move' AND res_id = ANY(%s)) "
+                    "OR (model = 'account.payment' AND res_id = ANY(%s))",
+                    move_ids,
+                    payment_ids,
+                )
+            )
+            cr.execute(
+                SQL(
+                    "UPDATE account_move_line SET full_reconcile_id = NULL "
+                    "WHERE move_id = ANY(%s)",
+                    move_ids,
+                )
+            )
             cr.execute(SQL("DELETE FROM account_full_reconcile WHERE id = ANY(%s)", full_ids))
             cr.execute(SQL("DELETE FROM account_move_line WHERE move_id = ANY(%s)", move_ids))
             cr.execute(SQL("DELETE FROM account_move WHERE id = ANY(%s)", move_ids))
             cr.execute(SQL("DELETE FROM legal_refund WHERE id = ANY(%s)", refund_ids))
-            cr.execute(SQL(
-                "DELETE FROM mail_message WHERE (model = 'legal.refund' AND res_id = ANY(%s)) "
-                "OR (model = 'res.partner' AND res_id = %s)", refund_ids, cls.client_id))
-            cr.execute(SQL(
-                "DELETE FROM mail_followers WHERE (res_model = 'legal.refund' "
-                "AND res_id = ANY(%s)) OR (res_model = 'res.partner' AND res_id = %s)",
-                refund_ids, cls.client_id))
+            cr.execute(
+                SQL(
+                    "DELETE FROM mail_message WHERE (model = 'legal.refund' AND res_id = ANY(%s)) "
+                    "OR (model = 'res.partner' AND res_id = %s)",
+                    refund_ids,
+                    cls.client_id,
+                )
+            )
+            cr.execute(
+                SQL(
+                    "DELETE FROM mail_followers WHERE (res_model = 'legal.refund' "
+                    "AND res_id = ANY(%s)) OR (res_model = 'res.partner' AND res_id = %s)",
+                    refund_ids,
+                    cls.client_id,
+                )
+            )
             cr.execute(SQL("DELETE FROM res_partner WHERE id = %s", cls.client_id))
         super().tearDownClass()
 
@@ -76,30 +105,57 @@ class TestRefundConcurrency(BaseCase):
             env = api.Environment(cr, SUPERUSER_ID, {})
             company = env["res.company"].browse(self.company_id)
             income = env["account.account"].search(
-                [("company_ids", "in", company.id), ("account_type", "=", "income")], limit=1)
-            credit_note = env["account.move"].with_company(company).create({
-                "move_type": "out_refund",
-                "partner_id": self.client_id,
-                "invoice_line_ids": [Command.create({
-                    "name": "Overbilled hours", "quantity": 1, "price_unit": 100.0,
-                    "account_id": income.id, "tax_ids": [Command.clear()],
-                })],
-            })
+                [("company_ids", "in", company.id), ("account_type", "=", "income")], limit=1
+            )
+            credit_note = (
+                env["account.move"]
+                .with_company(company)
+                .create(
+                    {
+                        "move_type": "out_refund",
+                        "partner_id": self.client_id,
+                        "invoice_line_ids": [
+                            Command.create(
+                                {
+                                    "name": "Overbilled hours",
+                                    "quantity": 1,
+                                    "price_unit": 100.0,
+                                    "account_id": income.id,
+                                    "tax_ids": [Command.clear()],
+                                }
+                            )
+                        ],
+                    }
+                )
+            )
             credit_note.action_post()
             self.credit_note_id = credit_note.id
             self.credit_line_id = credit_note.line_ids.filtered(
-                lambda l: l.account_type == "asset_receivable").id
+                lambda rec: rec.account_type == "asset_receivable"
+            ).id
             cr.commit()  # pylint: disable=invalid-commit
 
     def _refund(self, env, amount):
-        return env["legal.refund"].with_context(legal_refund_no_advice=True).create({
-            "partner_id": self.client_id,
-            "company_id": self.company_id,
-            "method": "bank",
-            "line_ids": [Command.create({
-                "kind": "credit_note", "amount": amount, "source_line_id": self.credit_line_id,
-            })],
-        })
+        return (
+            env["legal.refund"]
+            .with_context(legal_refund_no_advice=True)
+            .create(
+                {
+                    "partner_id": self.client_id,
+                    "company_id": self.company_id,
+                    "method": "bank",
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "kind": "credit_note",
+                                "amount": amount,
+                                "source_line_id": self.credit_line_id,
+                            }
+                        )
+                    ],
+                }
+            )
+        )
 
     def test_two_users_refunding_the_same_credit_cannot_both_succeed(self):
         with self.registry.cursor() as cr1, self.registry.cursor() as cr2:
@@ -125,9 +181,13 @@ class TestRefundConcurrency(BaseCase):
             cr3.rollback()
             credit_note = env3["account.move"].browse(self.credit_note_id)
             self.assertEqual(credit_note.amount_residual, 0.0)
-            self.assertEqual(env3["account.payment"].search_count(
-                [("legal_refund_line_id.source_line_id", "=", self.credit_line_id)]), 1,
-                "one refund payment only")
+            self.assertEqual(
+                env3["account.payment"].search_count(
+                    [("legal_refund_line_id.source_line_id", "=", self.credit_line_id)]
+                ),
+                1,
+                "one refund payment only",
+            )
 
     def test_a_refund_started_before_anothers_commit_rereads_what_is_owed(self):
         """Under REPEATABLE READ, the row written by the first refund makes the second one

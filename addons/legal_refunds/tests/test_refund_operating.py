@@ -10,7 +10,6 @@ from .common import LegalRefundsCommon
 
 @tagged("post_install", "-at_install")
 class TestRefundOperating(LegalRefundsCommon):
-
     def test_wizard_lists_every_amount_owed_to_the_client(self):
         credit_note = self._credit_note(300.0)
         overpayment = self._manual_payment(80.0)
@@ -29,9 +28,9 @@ class TestRefundOperating(LegalRefundsCommon):
     def test_matter_wizard_selects_its_trust_balance(self):
         self.matter.sudo().trust_deposit(250.0, journal_id=self.trust_bank.id)
         action = self.matter.action_legal_refund()
-        wizard = self.env["legal.refund.wizard"].with_context(action["context"]).create({})
+        wizard = self.env["legal.refund.wizard"].with_context(**action["context"]).create({})
         self.assertEqual(wizard.partner_id, self.client_partner)
-        trust = wizard.line_ids.filtered(lambda l: l.kind == "trust")
+        trust = wizard.line_ids.filtered(lambda rec: rec.kind == "trust")
         self.assertTrue(trust.selected)
         self.assertEqual(trust.amount, 250.0)
 
@@ -62,14 +61,19 @@ class TestRefundOperating(LegalRefundsCommon):
 
     def test_cheque_refund_of_an_overpayment_carries_its_number(self):
         overpayment = self._manual_payment(650.0)
-        (self._receivable_line(overpayment.move_id) | self._receivable_line(self.invoice)).reconcile()
+        (
+            self._receivable_line(overpayment.move_id) | self._receivable_line(self.invoice)
+        ).reconcile()
         self.assertEqual(self.invoice.payment_state, "paid")
         wizard = self._wizard(method="cheque", cheque_number="004217")
         self._select(wizard, overpayment.move_id, 150.0)
         refund = self.env["legal.refund"].browse(wizard.action_refund()["res_id"])
         payment = refund.payment_ids
-        self.assertEqual(payment.payment_reference, "004217", payment.read(
-            ["memo", "payment_reference", "state"]))
+        self.assertEqual(
+            payment.payment_reference,
+            "004217",
+            payment.read(["memo", "payment_reference", "state"]),
+        )
         self.assertIn("004217", payment.memo)
         self.assertEqual(self._client_receivable_balance(), 0.0)
         self.assertTrue(self._receivable_line(overpayment.move_id).reconciled)
@@ -92,11 +96,23 @@ class TestRefundOperating(LegalRefundsCommon):
         with self.assertRefused(UserError, "at most"):
             wizard.action_refund()
         # The model refuses it too, for callers that skip the wizard.
-        refund = self.env["legal.refund"].create({
-            "partner_id": self.client_partner.id, "method": "bank",
-            "line_ids": [(0, 0, {"kind": "credit_note", "amount": 100.01,
-                                 "source_line_id": self._receivable_line(credit_note).id})],
-        })
+        refund = self.env["legal.refund"].create(
+            {
+                "partner_id": self.client_partner.id,
+                "method": "bank",
+                "line_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "kind": "credit_note",
+                            "amount": 100.01,
+                            "source_line_id": self._receivable_line(credit_note).id,
+                        },
+                    )
+                ],
+            }
+        )
         with self.assertRefused(UserError, "can still be refunded"):
             refund.action_confirm()
         self.assertEqual(refund.state, "draft")
@@ -109,18 +125,60 @@ class TestRefundOperating(LegalRefundsCommon):
         Refund = self.env["legal.refund"]
         cases = [
             ({"partner_id": self.client_partner.id, "method": "bank"}, "Select at least one"),
-            ({"partner_id": self.client_partner.id, "method": "bank", "line_ids": [
-                (0, 0, {"kind": "credit_note", "amount": -5.0,
-                        "source_line_id": self._receivable_line(credit_note).id})]},
-             "must be positive"),
-            ({"partner_id": other.id, "method": "bank", "line_ids": [
-                (0, 0, {"kind": "credit_note", "amount": 5.0,
-                        "source_line_id": self._receivable_line(credit_note).id})]},
-             "Only a posted credit"),
-            ({"partner_id": self.client_partner.id, "method": "bank", "line_ids": [
-                (0, 0, {"kind": "payment", "amount": 5.0,
-                        "source_line_id": self._receivable_line(self.invoice).id})]},
-             "can still be refunded"),
+            (
+                {
+                    "partner_id": self.client_partner.id,
+                    "method": "bank",
+                    "line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "kind": "credit_note",
+                                "amount": -5.0,
+                                "source_line_id": self._receivable_line(credit_note).id,
+                            },
+                        )
+                    ],
+                },
+                "must be positive",
+            ),
+            (
+                {
+                    "partner_id": other.id,
+                    "method": "bank",
+                    "line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "kind": "credit_note",
+                                "amount": 5.0,
+                                "source_line_id": self._receivable_line(credit_note).id,
+                            },
+                        )
+                    ],
+                },
+                "Only a posted credit",
+            ),
+            (
+                {
+                    "partner_id": self.client_partner.id,
+                    "method": "bank",
+                    "line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "kind": "payment",
+                                "amount": 5.0,
+                                "source_line_id": self._receivable_line(self.invoice).id,
+                            },
+                        )
+                    ],
+                },
+                "can still be refunded",
+            ),
         ]
         for values, message in cases:
             with self.subTest(message=message):
@@ -154,9 +212,12 @@ class TestRefundOperating(LegalRefundsCommon):
         payment = refund_tx.payment_id
         self.assertEqual(refund.line_ids.payment_id, payment)
         self.assertEqual(payment.journal_id, self.stripe_operating_journal)
-        clearing = payment.move_id.line_ids.filtered(lambda l: l.credit)
-        self.assertEqual(clearing.account_id, self.stripe_operating_journal.default_account_id,
-                         "Cr Stripe operating clearing (ACCOUNTING.md entry 9)")
+        clearing = payment.move_id.line_ids.filtered(lambda rec: rec.credit)
+        self.assertEqual(
+            clearing.account_id,
+            self.stripe_operating_journal.default_account_id,
+            "Cr Stripe operating clearing (ACCOUNTING.md entry 9)",
+        )
         self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(self._client_receivable_balance(), 0.0)
 
@@ -171,12 +232,24 @@ class TestRefundOperating(LegalRefundsCommon):
                 wizard.action_refund()
             self.assertEqual(tx._legal_refundable_amount(), 50.0)
             extra = self._manual_payment(100.0)
-            refund = self.env["legal.refund"].create({
-                "partner_id": self.client_partner.id, "method": "provider",
-                "line_ids": [(0, 0, {"kind": "payment", "amount": 100.0,
-                                     "source_line_id": self._receivable_line(extra.move_id).id,
-                                     "source_transaction_id": tx.id})],
-            })
+            refund = self.env["legal.refund"].create(
+                {
+                    "partner_id": self.client_partner.id,
+                    "method": "provider",
+                    "line_ids": [
+                        (
+                            0,
+                            0,
+                            {
+                                "kind": "payment",
+                                "amount": 100.0,
+                                "source_line_id": self._receivable_line(extra.move_id).id,
+                                "source_transaction_id": tx.id,
+                            },
+                        )
+                    ],
+                }
+            )
             with self.assertRefused(UserError, "at most"):
                 refund.action_confirm()
         self.assertEqual(len(calls), 2)
@@ -192,10 +265,16 @@ class TestRefundOperating(LegalRefundsCommon):
         with self.recorded_refunds() as calls:
             wizard.action_refund()
         self.assertEqual(calls[0]["payload"]["amount"], 50000, "the client gets the gross back")
-        fee_lines = self.env["account.move.line"].search([
-            ("account_id", "=", self.fee_account.id), ("parent_state", "=", "posted")])
-        self.assertEqual(sum(fee_lines.mapped("balance")), 14.80, fee_lines.mapped(
-            lambda l: (l.move_id.name, l.move_id.ref, l.name, l.balance)))
+        fee_lines = self.env["account.move.line"].search(
+            [("account_id", "=", self.fee_account.id), ("parent_state", "=", "posted")]
+        )
+        self.assertEqual(
+            sum(fee_lines.mapped("balance")),
+            14.80,
+            fee_lines.mapped(
+                lambda rec: (rec.move_id.name, rec.move_id.ref, rec.name, rec.balance)
+            ),
+        )
         self.assertEqual(fee_move.state, "posted")
 
     def test_credit_not_paid_by_card_is_refused_for_card_refund(self):
@@ -210,14 +289,17 @@ class TestRefundOperating(LegalRefundsCommon):
         wizard = self._wizard(method="bank", send_advice=True)
         self._select(wizard, credit_note, 100.0)
         refund = self.env["legal.refund"].browse(
-            wizard.with_context(legal_refund_no_advice=False).action_refund()["res_id"])
+            wizard.with_context(legal_refund_no_advice=False).action_refund()["res_id"]
+        )
         advice = refund.message_ids.filtered(lambda m: m.attachment_ids)
         self.assertTrue(advice, "the advice is posted with its PDF")
         self.assertIn(self.client_partner, advice.partner_ids)
         self.assertTrue(advice.attachment_ids[0].name.startswith("Refund Advice"))
         html, _ = self.env["ir.actions.report"]._render_qweb_html(
-            "legal_refunds.action_report_legal_refund", refund.ids)
+            "legal_refunds.action_report_legal_refund", refund.ids
+        )
         self.assertIn(refund.name, html.decode())
-        self.assertTrue(self.client_partner.message_ids.filtered(
-            lambda m: refund.name in (m.body or "")))
+        self.assertTrue(
+            self.client_partner.message_ids.filtered(lambda m: refund.name in (m.body or ""))
+        )
         self.assertEqual(self.client_partner.legal_refund_count, 1)

@@ -22,21 +22,30 @@ class LegalRefundWizard(models.TransientModel):
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
     partner_id = fields.Many2one(
-        "res.partner", string="Client", required=True, check_company=True,
+        "res.partner",
+        string="Client",
+        required=True,
+        check_company=True,
         domain="[('parent_id', '=', False)]",
     )
     matter_id = fields.Many2one(
-        "legal.matter", string="Matter", check_company=True,
+        "legal.matter",
+        string="Matter",
+        check_company=True,
         domain="[('commercial_partner_id', '=', partner_id)]",
         help="A matter being closed: its trust balance is listed.",
     )
     method = fields.Selection(const.REFUND_METHODS, required=True, default="provider")
     journal_id = fields.Many2one(
-        "account.journal", string="Operating Bank Journal", check_company=True,
+        "account.journal",
+        string="Operating Bank Journal",
+        check_company=True,
         domain="[('type', 'in', ('bank', 'cash')), ('is_trust_account', '=', False)]",
     )
     trust_journal_id = fields.Many2one(
-        "account.journal", string="Trust Bank Journal", check_company=True,
+        "account.journal",
+        string="Trust Bank Journal",
+        check_company=True,
         domain="[('is_trust_account', '=', True)]",
     )
     cheque_number = fields.Char()
@@ -48,8 +57,13 @@ class LegalRefundWizard(models.TransientModel):
     )
     idempotency_key = fields.Char(default=lambda self: uuid.uuid4().hex, readonly=True)
     line_ids = fields.One2many(
-        "legal.refund.wizard.line", "wizard_id", compute="_compute_line_ids", store=True,
-        readonly=False, string="Amounts Owed", compute_sudo=False,
+        "legal.refund.wizard.line",
+        "wizard_id",
+        compute="_compute_line_ids",
+        store=True,
+        readonly=False,
+        string="Amounts Owed",
+        compute_sudo=False,
     )
     amount_total = fields.Monetary(compute="_compute_amount_total", string="Total to Refund")
 
@@ -138,7 +152,8 @@ class LegalRefundWizard(models.TransientModel):
                         "amount": line.amount,
                         "description": line.description,
                         "source_transaction_id": line.source_transaction_id.id
-                        if self.method == "provider" else False,
+                        if self.method == "provider"
+                        else False,
                     }
                 )
                 for line in selected
