@@ -193,7 +193,9 @@ class PaymentTransaction(models.Model):
         if self.operation == "refund":
             # Refunds are booked by their own flow (legal_refunds), never as trust deposits.
             return super()._create_payment(**extra_create_values)
-        if self.provider_code == "stripe" and self.provider_id.legal_is_trust:
+        if self.provider_id.legal_is_trust:
+            # Any provider paying into a trust journal is a trust provider (Stripe's, or the
+            # demo provider in tests and demos).
             self._legal_post_trust_deposit(cleared=True)
             return self.env["account.payment"]
         if self.provider_code == "stripe":

@@ -1,0 +1,216 @@
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, format_amount
+
+OPEN_STATES = ("draft", "sent", "partial")
+
+
+class LegalRetainerRequest(models.Model):
+    """A request to the client to deposit money into trust for a matter, paid online."""
+
+    _name = "legal.retainer.request"
+    _description = "Retainer Request"
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+    _check_company_auto = True
+
+    name = fields.Char(
+        string="Reference", required=True, readonly=True, copy=False, default=lambda s: _("New")
+    )
+    matter_id = fields.Many2one(
+        "legal.matter",
+        required=True,
+        index=True,
+        ondelete="restrict",
+        check_company=True,
+        tracking=True,
+    )
+    partner_id = fields.Many2one(related="matter_id.partner_id", store=True, string="Client")
+    company_id = fields.Many2one(related="matter_id.company_id", store=True)
+    currency_id = fields.Many2one(related="matter_id.currency_id")
+    kind = fields.Selection(
+        [("initial", "Initial Retainer"), ("topup", "Top-up"), ("other", "Additional Retainer")],
+        required=True,
+        default="other",
+        readonly=True,
+    )
+    amount = fields.Monetary(required=True, tracking=True)
+    amount_paid = fields.Monetary(compute="_compute_amounts", store=True)
+    amount_due = fields.Monetary(compute="_compute_amounts", store=True)
+    due_date = fields.Date()
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("sent", "Sent"),
+            ("partial", "Partially Paid"),
+            ("paid", "Paid"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        tracking=True,
+        copy=False,
+    )
+    transaction_ids = fields.One2many(
+        "payment.transaction", "legal_retainer_request_id", string="Payments", readonly=True
+    )
+
+    _sql_constraints = [
+        ("amount_positive", "CHECK(amount > 0)", "A retainer request asks for a positive amount."),
+    ]
+
+    def init(self):
+        res = super().init()
+        # Never more than one open top-up request per matter, whatever runs at once.
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS legal_retainer_request_one_open_topup
+                ON legal_retainer_request (matter_id)
+             WHERE kind = 'topup' AND state IN ('draft', 'sent', 'partial')
+            """
+        )
+        return res
+
+    # ------------------------------------------------------------------ compute
+    @api.depends(
+        "amount",
+        "transaction_ids.legal_trust_move_id",
+        "transaction_ids.legal_trust_move_id.reversal_move_ids.state",
+    )
+    def _compute_amounts(self):
+        for request in self:
+            paid = sum(
+                tx.amount
+                for tx in request.transaction_ids
+                if tx.legal_trust_move_id
+                and not tx.legal_trust_move_id.reversal_move_ids.filtered(
+                    lambda move: move.state == "posted"
+                )
+            )
+            request.amount_paid = request.currency_id.round(paid)
+            request.amount_due = request.currency_id.round(max(request.amount - paid, 0.0))
+
+    def _compute_access_url(self):  # pylint: disable=missing-return
+        for request in self:
+            request.access_url = f"/my/retainers/{request.id}"
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", _("New")) == _("New"):
+                vals["name"] = self.env["ir.sequence"].next_by_code("legal.retainer.request") or _(
+                    "New"
+                )
+        requests = super().create(vals_list)
+        for request in requests:
+            if not request.matter_id.retainer_enabled:
+                raise UserError(
+                    _(
+                        "Enable retainers on %s before requesting one.",
+                        request.matter_id.display_name,
+                    )
+                )
+        return requests
+
+    def write(self, vals):
+        if "amount" in vals and any(r.amount_paid for r in self):
+            raise UserError(_("The amount of a retainer request cannot change once paid into."))
+        return super().write(vals)
+
+    # ------------------------------------------------------------------ actions
+    def action_send(self):
+        """E-mail the request with its Pay Now link (from draft, sent or partially paid)."""
+        template = self.env.ref("legal_retainers.mail_template_retainer_request")
+        for request in self:
+            if request.state not in OPEN_STATES:
+                raise UserError(_("%s can no longer be sent.", request.name))
+            request._portal_ensure_token()
+            request.message_post_with_source(
+                template, subtype_xmlid="mail.mt_comment", partner_ids=request.partner_id.ids
+            )
+            if request.state == "draft":
+                request.state = "sent"
+        return True
+
+    def action_cancel(self):
+        for request in self:
+            if request.state not in OPEN_STATES:
+                raise UserError(_("%s can no longer be cancelled.", request.name))
+            if request.transaction_ids.filtered(lambda tx: tx.state in ("pending", "authorized")):
+                raise UserError(_("%s has a payment in progress.", request.name))
+        self.write({"state": "cancelled"})
+
+    # ------------------------------------------------------------------ payments
+    def _retainer_check_payable(self, amount, currency):
+        """Refuse a payment of this request that is not allowed.
+
+        :raise UserError: cancelled/paid/draft request, other currency, above the amount due
+            (less payments still in progress)
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL("SELECT id FROM legal_retainer_request WHERE id = %s FOR NO KEY UPDATE", self.id)
+        )
+        self.invalidate_recordset()
+        if self.state not in ("sent", "partial"):
+            raise UserError(_("Retainer request %s cannot be paid.", self.name))
+        if currency != self.currency_id:
+            raise UserError(
+                _(
+                    "Retainer request %(name)s is payable in %(currency)s only.",
+                    name=self.name,
+                    currency=self.currency_id.name,
+                )
+            )
+        in_flight = sum(
+            self.transaction_ids.filtered(
+                lambda tx: tx.state in ("pending", "authorized") and not tx.legal_trust_move_id
+            ).mapped("amount")
+        )
+        payable = self.currency_id.round(self.amount_due - in_flight)
+        if (
+            self.currency_id.compare_amounts(amount, 0) <= 0
+            or self.currency_id.compare_amounts(amount, payable) > 0
+        ):
+            raise UserError(
+                _(
+                    "Retainer request %(name)s: %(amount)s is not payable (%(due)s due).",
+                    name=self.name,
+                    amount=format_amount(self.env, amount or 0.0, self.currency_id),
+                    due=format_amount(self.env, payable, self.currency_id),
+                )
+            )
+
+    def _retainer_update_state(self):
+        """Follow what was paid: partial or paid (cancelled and draft requests stay)."""
+        for request in self:
+            if request.state in ("draft", "cancelled"):
+                continue
+            if request.currency_id.is_zero(request.amount_due):
+                request.state = "paid"
+            elif request.amount_paid:
+                request.state = "partial"
+            else:
+                request.state = "sent"
+
+    def _retainer_payment_received(self, transaction):
+        """Tell the responsible lawyer, on the matter and by e-mail, in real time."""
+        self.ensure_one()
+        self._retainer_update_state()
+        lawyer = self.matter_id.user_id.partner_id
+        body = Markup("<p>%s</p>") % _(
+            "%(client)s paid %(amount)s towards retainer request %(name)s (%(due)s still due).",
+            client=self.partner_id.display_name,
+            amount=format_amount(self.env, transaction.amount, self.currency_id),
+            name=self.name,
+            due=format_amount(self.env, self.amount_due, self.currency_id),
+        )
+        self.message_post(body=body)
+        self.matter_id.message_post(
+            body=body,
+            partner_ids=lawyer.ids,
+            subtype_xmlid="mail.mt_comment",
+        )

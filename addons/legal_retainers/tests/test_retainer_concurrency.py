@@ -1,0 +1,107 @@
+"""Concurrent outflows and cron runs never open two top-ups: real, separate transactions on
+committed fixtures, removed with SQL afterwards."""
+
+import threading
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.service.model import retrying
+from odoo.tests import BaseCase, tagged
+from odoo.tests.common import get_db_name
+from odoo.tools import SQL
+
+
+@tagged("post_install", "-at_install")
+class TestRetainerConcurrency(BaseCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        with cls.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env.ref("base.main_company")
+            journal = company._legal_default_trust_journal()
+            client, payee = env["res.partner"].create(
+                [{"name": "Concurrent retainer client"}, {"name": "Concurrent payee"}]
+            )
+            matter = env["legal.matter"].create(
+                {
+                    "title": "Race for a top-up",
+                    "partner_id": client.id,
+                    "company_id": company.id,
+                    "retainer_enabled": True,
+                    "retainer_minimum_balance": 500.0,
+                    "retainer_topup_trigger": 300.0,
+                }
+            )
+            matter.trust_deposit(1000.0, journal.id)
+            matter.retainer_auto_topup = True
+            cls.ids = {"matter": matter.id, "partners": [client.id, payee.id]}
+            cr.commit()  # pylint: disable=invalid-commit
+
+    @classmethod
+    def tearDownClass(cls):
+        with cls.registry.cursor() as cr:
+            matter = cls.ids["matter"]
+            cr.execute(SQL("DELETE FROM legal_retainer_request WHERE matter_id = %s", matter))
+            cr.execute(SQL("SELECT id FROM account_move WHERE matter_id = %s", matter))
+            moves = [r[0] for r in cr.fetchall()]
+            cr.execute(SQL("DELETE FROM account_move_line WHERE move_id = ANY(%s)", moves))
+            cr.execute(SQL("DELETE FROM account_move WHERE id = ANY(%s)", moves))
+            cr.execute(
+                SQL(
+                    "DELETE FROM mail_followers WHERE res_model IN "
+                    "('legal.matter', 'legal.retainer.request')"
+                    " AND res_id NOT IN (SELECT id FROM legal_matter)"
+                    " AND res_model = 'legal.matter'"
+                )
+            )
+            cr.execute(SQL("DELETE FROM legal_matter WHERE id = %s", matter))
+            cr.execute(SQL("DELETE FROM res_partner WHERE id = ANY(%s)", cls.ids["partners"]))
+        super().tearDownClass()
+
+    def _concurrently(self, job, count):
+        barrier = threading.Barrier(count)
+        errors = []
+
+        def worker():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                barrier.wait()
+                try:
+                    retrying(lambda: job(env), env)
+                    cr.commit()  # pylint: disable=invalid-commit
+                except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                    errors.append(repr(exc))
+
+        threads = [threading.Thread(target=worker) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        return errors
+
+    def _open_topups(self):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    "SELECT COUNT(*) FROM legal_retainer_request WHERE matter_id = %s "
+                    "AND kind = 'topup' AND state IN ('draft', 'sent', 'partial')",
+                    self.ids["matter"],
+                )
+            )
+            return cr.fetchone()[0]
+
+    def test_concurrent_disbursements_and_cron_open_one_topup(self):
+        errors = self._concurrently(
+            lambda env: env["legal.matter"]
+            .browse(self.ids["matter"])
+            .trust_disburse(200.0, self.ids["partners"][1]),
+            4,
+        )
+        self.assertEqual(errors, [])
+        self.assertEqual(self._open_topups(), 1)
+        # Two daily cron runs at once add nothing.
+        errors = self._concurrently(lambda env: env["legal.matter"]._cron_retainer_topups(), 2)
+        self.assertEqual(errors, [])
+        self.assertEqual(self._open_topups(), 1)

@@ -1,0 +1,89 @@
+from odoo.exceptions import AccessError
+from odoo.fields import Command
+from odoo.tests import HttpCase, tagged
+
+from .common import LegalRetainersCommon
+
+
+@tagged("post_install", "-at_install")
+class TestRetainerPortal(LegalRetainersCommon, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.request_a = cls.matter_a.action_request_retainer()
+        cls.matter_b.retainer_enabled = True
+        cls.request_b = cls.matter_b.action_request_retainer(amount=400.0)
+        portal = cls.env.ref("base.group_portal")
+        cls.portal_a = cls.env["res.users"].create(
+            {
+                "name": "Client A portal",
+                "login": "retainer_portal_a",
+                "password": "retainer_portal_a-1234",
+                "partner_id": cls.client_a.id,
+                "company_id": cls.company.id,
+                "company_ids": [Command.set(cls.company.ids)],
+                "groups_id": [Command.set(portal.ids)],
+            }
+        )
+
+    def test_client_sees_the_amount_due_and_the_pay_link_from_the_email(self):
+        page = self.url_open(self.request_a.get_portal_url())
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("1,000.00", page.text)
+        self.assertIn(f"/my/retainers/{self.request_a.id}/pay", page.text)
+        pay = self.url_open(
+            f"/my/retainers/{self.request_a.id}/pay?access_token={self.request_a.access_token}",
+            allow_redirects=False,
+        )
+        self.assertIn("/payment/pay?", pay.headers["Location"])
+        self.assertIn(f"legal_retainer_request_id={self.request_a.id}", pay.headers["Location"])
+
+    def test_matter_page_lists_open_requests_and_trust_balance(self):
+        self.authenticate("retainer_portal_a", "retainer_portal_a-1234")
+        page = self.url_open(f"/my/matters/{self.matter_a.id}")
+        self.assertIn(self.request_a.name, page.text)
+        self.assertNotIn(self.request_b.name, page.text)
+
+    def test_another_clients_request_shows_nothing(self):
+        forged = self.url_open(f"/my/retainers/{self.request_b.id}?access_token=forged")
+        self.assertNotIn(self.request_b.name, forged.text)
+        self.authenticate("retainer_portal_a", "retainer_portal_a-1234")
+        page = self.url_open(f"/my/retainers/{self.request_b.id}")
+        self.assertNotIn(self.request_b.name, page.text)
+        Request = self.env["legal.retainer.request"].with_user(self.portal_a)
+        self.assertEqual(Request.search([]), self.request_a)
+        with self.assertRaises(AccessError):
+            self.request_b.with_user(self.portal_a).read(["amount_due"])
+
+    def _route(self, amount):
+        from odoo.tools import hmac as hmac_tool
+
+        token = hmac_tool(
+            self.env(su=True),
+            "generate_access_token",
+            f"{self.client_a.id}|{amount}|{self.request_a.currency_id.id}",
+        )
+        return self.make_jsonrpc_request(
+            f"/legal/retainer/transaction/{self.request_a.id}",
+            {
+                "access_token": token,
+                "amount": amount,
+                "provider_id": self.trust_provider.id,
+                "payment_method_id": self.demo_method.id,
+                "token_id": None,
+                "flow": "direct",
+                "tokenization_requested": False,
+                "landing_route": "/my",
+            },
+        )
+
+    def test_transaction_route_refuses_more_than_due_and_accepts_a_part(self):
+        from odoo.tests.common import JsonRpcException
+
+        with self.assertRaises(JsonRpcException), self.assertLogs("odoo.http", "WARNING") as logs:
+            self._route(1500.0)
+        self.assertIn("not payable", logs.output[0])
+        self.assertFalse(self.request_a.transaction_ids)
+        self._route(600.0)
+        tx = self.request_a.transaction_ids
+        self.assertEqual((tx.amount, tx.legal_matter_id), (600.0, self.matter_a))

@@ -1,0 +1,67 @@
+from psycopg2.errors import UniqueViolation
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import LegalRetainersCommon
+
+
+@tagged("post_install", "-at_install")
+class TestRetainerTopups(LegalRetainersCommon):
+    def setUp(self):
+        super().setUp()
+        self._pay(self.matter_a.action_request_retainer(), 1000.0)
+        self.matter_a.retainer_auto_topup = True
+
+    def _open_topups(self, matter=None):
+        return (matter or self.matter_a).retainer_request_ids.filtered(
+            lambda r: r.kind == "topup" and r.state in ("draft", "sent", "partial")
+        )
+
+    def test_disbursement_below_the_trigger_requests_the_minimum_balance(self):
+        self.matter_a.trust_disburse(650.0, self.payee.id)  # 350 left: above the trigger
+        self.assertFalse(self._open_topups())
+        self.matter_a.trust_disburse(100.0, self.payee.id)  # 250 left: below 300
+        topup = self._open_topups()
+        self.assertEqual((topup.amount, topup.state), (250.0, "sent"))
+        self.matter_a.trust_disburse(50.0, self.payee.id)
+        self.assertEqual(len(self._open_topups()), 1, "never more than one open top-up")
+        self._pay(topup, 250.0)
+        self.assertEqual(topup.state, "paid")
+        self.matter_a.trust_disburse(300.0, self.payee.id)  # 150 left
+        self.assertEqual(self._open_topups().amount, 350.0)
+
+    def test_invoice_paid_from_trust_triggers_a_topup(self):
+        invoice = self._invoice(self.matter_a, 800.0)
+        self.matter_a.trust_pay_invoice(invoice.id)
+        self.assertEqual(self._open_topups().amount, 300.0)
+
+    def test_transfer_out_triggers_a_topup(self):
+        self.matter_a.trust_transfer(self.matter_a2.id, 900.0)
+        self.assertEqual(self._open_topups().amount, 400.0)
+
+    def test_review_mode_leaves_a_draft_and_an_activity(self):
+        self.matter_a.retainer_send_mode = "review"
+        self.matter_a.trust_disburse(900.0, self.payee.id)
+        topup = self._open_topups()
+        self.assertEqual(topup.state, "draft")
+        self.assertTrue(topup.activity_ids)
+
+    def test_turning_automatic_topup_off_stops_requests(self):
+        self.matter_a.retainer_auto_topup = False
+        self.matter_a.trust_disburse(900.0, self.payee.id)
+        self.assertFalse(self._open_topups())
+        self.matter_a.retainer_auto_topup = True  # turning it back on checks at once
+        self.assertEqual(self._open_topups().amount, 400.0)
+
+    def test_a_second_open_topup_is_refused_by_the_database(self):
+        self.matter_a.trust_disburse(900.0, self.payee.id)
+        with (
+            self.assertRaises(UniqueViolation),
+            mute_logger("odoo.sql_db"),
+            self.env.cr.savepoint(),
+        ):
+            self.env["legal.retainer.request"].create(
+                {"matter_id": self.matter_a.id, "kind": "topup", "amount": 10.0}
+            )
+            self.env.flush_all()

@@ -1,0 +1,1 @@
+from . import legal_retainer_request_wizard
