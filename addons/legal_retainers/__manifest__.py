@@ -20,5 +20,8 @@
         "wizards/legal_retainer_request_wizard_views.xml",
     ],
     "demo": ["demo/legal_retainers_demo.xml"],
+    "assets": {
+        "web.assets_tests": ["legal_retainers/static/tests/tours/**/*"],
+    },
     "installable": True,
 }

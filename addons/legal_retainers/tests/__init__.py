@@ -2,3 +2,4 @@ from . import test_retainer_requests
 from . import test_retainer_topups
 from . import test_retainer_portal
 from . import test_retainer_concurrency
+from . import test_retainer_tour
