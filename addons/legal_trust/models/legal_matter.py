@@ -437,6 +437,8 @@ class LegalMatter(models.Model):
         lines = move._legal_trust_lines().filtered(lambda line: line.matter_id == self)
         if not move or move.state != "posted" or not lines:
             raise UserError(_("This is not a posted trust deposit of %s.", self.display_name))
+        if move.reversal_move_ids.filtered(lambda m: m.state == "posted"):
+            raise UserError(_("%s was reversed: its funds can no longer clear.", move.display_name))
         self._trust_lock()
         if not lines.filtered("trust_uncleared"):
             return False

@@ -81,6 +81,13 @@ class TestTrustLedger(LegalTrustCommon):
         self.matter_a.trust_reverse(pending, memo="ACH failed")
         self.assertEqual((self.matter_a.trust_balance, self.matter_a.trust_available), (40.0, 40.0))
 
+    def test_a_reversed_deposit_can_no_longer_clear(self):
+        pending = self.matter_a.trust_deposit(250.0, cleared=False)
+        self.matter_a.trust_reverse(pending, memo="ACH failed")
+        with self.assertRefused(UserError, "reversed"):
+            self.matter_a.trust_clear_deposit(pending)
+        self.assertEqual((self.matter_a.trust_balance, self.matter_a.trust_available), (0.0, 0.0))
+
     def test_reversing_a_spent_deposit_is_refused(self):
         deposit = self.matter_a.trust_deposit(100.0)
         self.matter_a.trust_disburse(60.0, self.payee.id)
