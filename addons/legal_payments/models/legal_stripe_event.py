@@ -500,13 +500,16 @@ class LegalStripeEvent(models.Model):
         move = self.provider_id._legal_book_payout(payout)
         return "done", _("Payout booked in %s.", move.display_name)
 
-    def _legal_process_charge_dispute_created(self, event, dispute):
-        """Take a disputed payment back: see `payment.transaction._legal_book_dispute`."""
+    def _legal_dispute_transaction(self, dispute):
+        """The disputed payment's transaction, linked to this event.
+
+        :return: ``(transaction, None)``, or an empty transaction and the ``(state, message)``
+            with which the event is ignored
+        """
         pi_id = dispute.get("payment_intent")
+        Transaction = self.env["payment.transaction"].sudo()
         tx = (
-            self.env["payment.transaction"]
-            .sudo()
-            .search(
+            Transaction.search(
                 [
                     ("provider_reference", "=", pi_id),
                     ("provider_code", "=", "stripe"),
@@ -515,12 +518,22 @@ class LegalStripeEvent(models.Model):
                 limit=1,
             )
             if pi_id
-            else self.env["payment.transaction"]
+            else Transaction
         )
         if not tx:
-            return "ignored", _("No transaction matches this dispute.")
+            return tx, ("ignored", _("No transaction matches this dispute."))
         if not self._legal_link_transaction(tx):
-            return "ignored", _("Signed for another Stripe account than the transaction's.")
+            return Transaction, (
+                "ignored",
+                _("Signed for another Stripe account than the transaction's."),
+            )
+        return tx, None
+
+    def _legal_process_charge_dispute_created(self, event, dispute):
+        """Take a disputed payment back: see `payment.transaction._legal_book_dispute`."""
+        tx, ignored = self._legal_dispute_transaction(dispute)
+        if ignored:
+            return ignored
         tx._legal_lock()
         if tx.state != "done" or not tx.is_post_processed:
             return "deferred", _("Waiting for the payment to succeed before its dispute.")
@@ -529,23 +542,8 @@ class LegalStripeEvent(models.Model):
 
     def _legal_process_charge_dispute_closed(self, event, dispute):
         """Tell the firm of the outcome; funds returned on a won dispute come with a payout."""
-        pi_id = dispute.get("payment_intent")
-        tx = (
-            self.env["payment.transaction"]
-            .sudo()
-            .search(
-                [
-                    ("provider_reference", "=", pi_id),
-                    ("provider_code", "=", "stripe"),
-                ],
-                limit=1,
-            )
-            if pi_id
-            else self.env["payment.transaction"]
-        )
-        if not tx:
-            return "ignored", _("No transaction matches this dispute.")
-        if not self._legal_link_transaction(tx):
-            return "ignored", _("Signed for another Stripe account than the transaction's.")
+        tx, ignored = self._legal_dispute_transaction(dispute)
+        if ignored:
+            return ignored
         tx._legal_notify_firm("dispute", _("The dispute is closed: %s.", dispute.get("status")))
         return "done", False
