@@ -40,6 +40,13 @@ class TestRetainerTopups(LegalRetainersCommon):
         self.matter_a.trust_transfer(self.matter_a2.id, 900.0)
         self.assertEqual(self._open_topups().amount, 400.0)
 
+    def test_reversal_of_a_deposit_triggers_a_topup(self):
+        extra = self.matter_a.trust_deposit(200.0)
+        self.matter_a.trust_disburse(900.0, self.payee.id)  # 300 left: not below the trigger
+        self.assertFalse(self._open_topups())
+        self.matter_a.trust_reverse(extra)  # 100 left
+        self.assertEqual(self._open_topups().amount, 400.0)
+
     def test_review_mode_leaves_a_draft_and_an_activity(self):
         self.matter_a.retainer_send_mode = "review"
         self.matter_a.trust_disburse(900.0, self.payee.id)
