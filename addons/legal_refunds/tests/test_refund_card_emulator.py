@@ -1,18 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Card refunds against the Stripe emulator (localstripe, started by the root conftest.py)."""
 
-import os
-
-import stripe
-
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.legal_payments.const import STRIPE_API_BASE_PARAM
+from odoo.addons.legal_payments.tests.test_stripe_emulator_flows import (
+    CARD_OK,
+    StripeEmulatorCase,
+)
 
 from .common import LegalRefundsCommon
-
-CARD_OK = "4242424242424242"
 
 
 class RolledBack(Exception):
@@ -20,51 +17,12 @@ class RolledBack(Exception):
 
 
 @tagged("post_install", "-at_install")
-class TestRefundCardEmulator(LegalRefundsCommon):
-    stripe_emulator = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.emulator_base = os.environ.get("LEGAL_STRIPE_API_BASE")
-        if cls.emulator_base:
-            cls.env["ir.config_parameter"].sudo().set_param(
-                STRIPE_API_BASE_PARAM, cls.emulator_base
-            )
-
-    def setUp(self):
-        super().setUp()
-        if not self.emulator_base:
-            self.skipTest("the Stripe emulator is not running (LEGAL_STRIPE_API_BASE unset)")
-        self.sdk = stripe.StripeClient(
-            "sk_test_emulator", base_addresses={"api": self.emulator_base}
-        )
-
+class TestRefundCardEmulator(LegalRefundsCommon, StripeEmulatorCase):
     def _pay_by_card(self, tx):
         """What Stripe.js and the return route do: confirm the intent with a card, then
         process the PaymentIntent."""
-        tx._get_processing_values()
-        pi_id = tx.provider_reference
-        card = self.sdk.v1.payment_methods.create(
-            {
-                "type": "card",
-                "card": {"number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-            }
-        )
-        self.sdk.v1.payment_intents.update(pi_id, {"payment_method": card.id})
-        self.sdk.v1.payment_intents.confirm(pi_id)
-        intent = tx.provider_id._stripe_make_request(
-            f"payment_intents/{pi_id}", payload={"expand[]": "payment_method"}, method="GET"
-        )
-        tx._handle_notification_data(
-            "stripe",
-            {
-                "reference": tx.reference,
-                "payment_intent": intent,
-                "payment_method": intent.get("payment_method"),
-            },
-        )
-        tx._post_process()
+        pi_id = self._customer_pays(tx, CARD_OK)
+        self._return_route(tx, pi_id)
         self.assertEqual(tx.state, "done")
         return pi_id
 
