@@ -6,10 +6,55 @@ from odoo.http import request
 
 from odoo.addons.legal_payments.controllers.portal import LegalPaymentPortal
 from odoo.addons.payment import utils as payment_utils
+from odoo.addons.portal.controllers.portal import pager as portal_pager
+
+# What a client sees of its requests: drafts are the firm's, not sent yet.
+PORTAL_DOMAIN = [("state", "!=", "draft")]
 
 
 class LegalRetainerPortal(LegalPaymentPortal):
     """The client's retainer requests: see them, pay them into trust."""
+
+    _retainers_per_page = 20
+
+    def _prepare_home_portal_values(self, counters):
+        values = super()._prepare_home_portal_values(counters)
+        if "retainer_count" in counters:
+            Request = request.env["legal.retainer.request"]
+            values["retainer_count"] = (
+                Request.search_count(PORTAL_DOMAIN + [("state", "in", ("sent", "partial"))])
+                if Request.has_access("read")
+                else 0
+            )
+        return values
+
+    @http.route(
+        ["/my/retainers", "/my/retainers/page/<int:page>"],
+        type="http",
+        auth="user",
+        website=True,
+    )
+    def portal_my_retainers(self, page=1, **kw):
+        """The client's retainer requests, open ones first, with each matter's trust balance."""
+        Request = request.env["legal.retainer.request"]
+        total = Request.search_count(PORTAL_DOMAIN)
+        pager = portal_pager(
+            url="/my/retainers", total=total, page=page, step=self._retainers_per_page
+        )
+        retainers = Request.search(
+            PORTAL_DOMAIN, limit=self._retainers_per_page, offset=pager["offset"]
+        ).sorted(lambda r: (r.state not in ("sent", "partial"), -r.id))
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                "retainers": retainers,
+                "pager": pager,
+                "page_name": "retainer",
+                "default_url": "/my/retainers",
+            }
+        )
+        request.session["my_retainers_history"] = retainers.ids[:100]
+        return request.render("legal_retainers.portal_my_retainers", values)
 
     @http.route("/my/retainers/<int:request_id>", type="http", auth="public", website=True)
     def portal_my_retainer(self, request_id, access_token=None, **kw):

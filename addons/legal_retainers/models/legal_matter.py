@@ -117,19 +117,25 @@ class LegalMatter(models.Model):
         return res
 
     # ------------------------------------------------------------------ "Create online"
-    def action_request_retainer(self, amount=None):
+    def action_request_retainer(self, amount=None, due_date=None):
         """The "Create online" button: request the initial retainer less what was paid for it
         (re-sending the open initial request if any), or ``amount`` as an additional retainer.
 
+        :param float amount: the amount of an additional retainer; None for the initial one
+        :param due_date: the date by which the client is asked to pay (optional)
         :return: the sent ``legal.retainer.request``
-        :raise UserError: retainers disabled, nothing left to request
+        :raise UserError: retainers disabled, closed matter, nothing left to request
         """
         self.ensure_one()
         if not self.retainer_enabled:
             raise UserError(_("Enable retainers on %s first.", self.display_name))
+        if self.state != "open":
+            raise UserError(_("%s is closed: it takes no retainer.", self.display_name))
         Request = self.env["legal.retainer.request"]
         if amount:
-            request = Request.create({"matter_id": self.id, "kind": "other", "amount": amount})
+            request = Request.create(
+                {"matter_id": self.id, "kind": "other", "amount": amount, "due_date": due_date}
+            )
         else:
             request = self.retainer_request_ids.filtered(
                 lambda r: r.kind == "initial" and r.state in OPEN_STATES
@@ -149,6 +155,8 @@ class LegalMatter(models.Model):
                 request = Request.create(
                     {"matter_id": self.id, "kind": "initial", "amount": remaining}
                 )
+            if due_date:
+                request.due_date = due_date
         request.action_send()
         return request
 
@@ -171,7 +179,8 @@ class LegalMatter(models.Model):
 
     def _retainer_check_topup(self):
         """Request a top-up of ``minimum balance − available`` for each matter whose
-        available trust funds fell below its trigger, unless one is already open.
+        available trust funds fell below its trigger, unless a top-up is already open; what
+        other open requests of the matter still ask for is deducted (never ask twice).
 
         Runs in the transaction of the outflow that caused it (under the gate's lock of the
         matter) or in the daily cron; the partial unique index is the last guard.
@@ -188,11 +197,14 @@ class LegalMatter(models.Model):
             available = matter.trust_available
             if currency.compare_amounts(available, matter.retainer_topup_trigger) >= 0:
                 continue
-            amount = currency.round(matter.retainer_minimum_balance - available)
+            open_requests = matter.retainer_request_ids.filtered(lambda r: r.state in OPEN_STATES)
+            if open_requests.filtered(lambda r: r.kind == "topup"):
+                continue  # one open top-up at a time
+            # What the client was already asked for and has not paid yet counts.
+            asked = sum(open_requests.mapped("amount_due"))
+            amount = currency.round(matter.retainer_minimum_balance - available - asked)
             if currency.compare_amounts(amount, 0) <= 0:
                 continue
-            if matter.retainer_request_ids.filtered(lambda r: r.state in OPEN_STATES):
-                continue  # the client already has a request to pay (a top-up or another)
             try:
                 with self.env.cr.savepoint():
                     request = (

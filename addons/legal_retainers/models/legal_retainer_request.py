@@ -196,9 +196,16 @@ class LegalRetainerRequest(models.Model):
             else:
                 request.state = "sent"
 
-    def _retainer_payment_received(self, transaction):
-        """Tell the responsible lawyer, on the matter and by e-mail, in real time."""
+    def _retainer_payment_received(self, transaction, cleared=True):
+        """Follow the payment on the request and tell the responsible lawyer at once: a note
+        on the request and on the matter, notifying the lawyer (e-mail or inbox, as the
+        lawyer chose).
+
+        :param transaction: the `payment.transaction` credited to the matter's trust ledger
+        :param bool cleared: False for a bank debit still processing
+        """
         self.ensure_one()
+        was_open = self.state in OPEN_STATES
         self._retainer_update_state()
         lawyer = self.matter_id.user_id.partner_id
         body = Markup("<p>%s</p>") % _(
@@ -208,9 +215,24 @@ class LegalRetainerRequest(models.Model):
             name=self.name,
             due=format_amount(self.env, self.amount_due, self.currency_id),
         )
-        self.message_post(body=body)
+        if not cleared:
+            body += Markup("<p>%s</p>") % _(
+                "A bank payment: held in trust, available once it clears."
+            )
+        if not was_open:
+            body += Markup("<p>%s</p>") % _(
+                "The request was already %s: the money is held in trust for the matter all "
+                "the same.",
+                dict(self._fields["state"]._description_selection(self.env))[self.state],
+            )
+        elif self.currency_id.compare_amounts(self.amount_paid, self.amount) > 0:
+            body += Markup("<p>%s</p>") % _(
+                "%s more than requested was paid: it is held in trust for the matter.",
+                format_amount(self.env, self.amount_paid - self.amount, self.currency_id),
+            )
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
         self.matter_id.message_post(
             body=body,
             partner_ids=lawyer.ids,
-            subtype_xmlid="mail.mt_comment",
+            subtype_xmlid="mail.mt_note",
         )

@@ -23,12 +23,13 @@ class PaymentTransaction(models.Model):
 
     def _legal_post_trust_deposit(self, cleared=True):
         """Override of `legal_payments`: a deposit paying a retainer request updates it and
-        tells the responsible lawyer, once (the deposit itself is posted once)."""
+        tells the responsible lawyer, once (the deposit itself is posted once, under the
+        transaction's row lock taken by `legal_payments`)."""
         first_time = not self.legal_trust_move_id
         move = super()._legal_post_trust_deposit(cleared=cleared)
         request = self.sudo().legal_retainer_request_id
         if request and first_time:
-            request._retainer_payment_received(self)
+            request._retainer_payment_received(self, cleared=cleared)
         return move
 
     def _legal_reverse_trust_deposit(self):
@@ -36,3 +37,15 @@ class PaymentTransaction(models.Model):
         res = super()._legal_reverse_trust_deposit()
         self.sudo().legal_retainer_request_id._retainer_update_state()
         return res
+
+    def _legal_notify_firm(self, kind, message=None):
+        """Override of `legal_payments`: a card payment of a retainer request was already
+        announced with its request when it was credited (see `_retainer_payment_received`);
+        bank debits are still announced when they settle, failures and disputes always."""
+        if (
+            kind == "paid"
+            and self.legal_retainer_request_id
+            and self.payment_method_id.code != "ach_direct_debit"
+        ):
+            return None
+        return super()._legal_notify_firm(kind, message=message)

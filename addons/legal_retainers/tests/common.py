@@ -2,7 +2,11 @@ import uuid
 
 from odoo.fields import Command
 
+from odoo.addons.legal_payments.tests.common import WEBHOOK_SECRET
 from odoo.addons.legal_trust.tests.common import LegalTrustCommon
+
+# The webhook signing secret of the trust Stripe provider of LegalPaymentsCommon.
+TRUST_SECRET = WEBHOOK_SECRET + "_trust"
 
 
 class LegalRetainersCommon(LegalTrustCommon):

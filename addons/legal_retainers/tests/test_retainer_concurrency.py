@@ -1,5 +1,6 @@
-"""Concurrent outflows and cron runs never open two top-ups: real, separate transactions on
-committed fixtures, removed with SQL afterwards."""
+"""Concurrent outflows and cron runs never open two top-ups, and concurrent payments of one
+request are all counted: real, separate transactions on committed fixtures, removed with SQL
+afterwards."""
 
 import threading
 
@@ -36,15 +37,73 @@ class TestRetainerConcurrency(BaseCase):
             )
             matter.trust_deposit(1000.0, journal.id)
             matter.retainer_auto_topup = True
-            cls.ids = {"matter": matter.id, "partners": [client.id, payee.id]}
+            # A second matter, paid by two payments completing at once.
+            paid_matter = env["legal.matter"].create(
+                {
+                    "title": "Two payments at once",
+                    "partner_id": client.id,
+                    "company_id": company.id,
+                    "retainer_enabled": True,
+                    "retainer_initial_amount": 1000.0,
+                }
+            )
+            demo = env.ref("payment.payment_provider_demo")
+            provider = demo.copy(
+                {
+                    "name": "Concurrent trust (demo)",
+                    "company_id": company.id,
+                    "journal_id": journal.id,
+                    "state": "test",
+                }
+            )
+            request = paid_matter.action_request_retainer()
+            txs = env["payment.transaction"].create(
+                [
+                    {
+                        "provider_id": provider.id,
+                        "payment_method_id": env.ref("payment_demo.payment_method_demo").id,
+                        "amount": 500.0,
+                        "currency_id": request.currency_id.id,
+                        "partner_id": client.id,
+                        "reference": f"{request.name}-concurrent-{n}",
+                        "operation": "online_direct",
+                        "legal_matter_id": paid_matter.id,
+                        "legal_retainer_request_id": request.id,
+                    }
+                    for n in range(2)
+                ]
+            )
+            cls.ids = {
+                "matter": matter.id,
+                "paid_matter": paid_matter.id,
+                "request": request.id,
+                "txs": txs.ids,
+                "provider": provider.id,
+                "partners": [client.id, payee.id],
+            }
             cr.commit()  # pylint: disable=invalid-commit
 
     @classmethod
     def tearDownClass(cls):
         with cls.registry.cursor() as cr:
-            matter = cls.ids["matter"]
-            cr.execute(SQL("DELETE FROM legal_retainer_request WHERE matter_id = %s", matter))
-            cr.execute(SQL("SELECT id FROM account_move WHERE matter_id = %s", matter))
+            matters = [cls.ids["matter"], cls.ids["paid_matter"]]
+            cr.execute(SQL("DELETE FROM payment_transaction WHERE id = ANY(%s)", cls.ids["txs"]))
+            cr.execute(
+                SQL(
+                    "DELETE FROM account_payment_method_line WHERE payment_provider_id = %s",
+                    cls.ids["provider"],
+                )
+            )
+            cr.execute(SQL("DELETE FROM payment_provider WHERE id = %s", cls.ids["provider"]))
+            cr.execute(SQL("DELETE FROM legal_retainer_request WHERE matter_id = ANY(%s)", matters))
+            cr.execute(
+                SQL(
+                    "SELECT move_id FROM account_move_line WHERE matter_id = ANY(%s)"
+                    " UNION SELECT id FROM account_move WHERE matter_id = ANY(%s)",
+                    matters,
+                    matters,
+                )
+            )
             moves = [r[0] for r in cr.fetchall()]
             cr.execute(SQL("DELETE FROM account_move_line WHERE move_id = ANY(%s)", moves))
             cr.execute(SQL("DELETE FROM account_move WHERE id = ANY(%s)", moves))
@@ -56,7 +115,7 @@ class TestRetainerConcurrency(BaseCase):
                     " AND res_model = 'legal.matter'"
                 )
             )
-            cr.execute(SQL("DELETE FROM legal_matter WHERE id = %s", matter))
+            cr.execute(SQL("DELETE FROM legal_matter WHERE id = ANY(%s)", matters))
             cr.execute(SQL("DELETE FROM res_partner WHERE id = ANY(%s)", cls.ids["partners"]))
         super().tearDownClass()
 
@@ -105,3 +164,31 @@ class TestRetainerConcurrency(BaseCase):
         errors = self._concurrently(lambda env: env["legal.matter"]._cron_retainer_topups(), 2)
         self.assertEqual(errors, [])
         self.assertEqual(self._open_topups(), 1)
+
+    def test_two_payments_of_one_request_completing_at_once_are_both_counted(self):
+        txs = iter(self.ids["txs"])
+        lock = threading.Lock()
+
+        def pay(env, tx_id):
+            tx = env["payment.transaction"].browse(tx_id)
+            tx._set_done()
+            tx._post_process()
+
+        def job(env):
+            # Each worker completes its own payment (taken once, retried on the same one).
+            if not hasattr(threading.current_thread(), "legal_tx"):
+                with lock:
+                    threading.current_thread().legal_tx = next(txs)
+            pay(env, threading.current_thread().legal_tx)
+
+        errors = self._concurrently(job, 2)
+        self.assertEqual(errors, [])
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            request = env["legal.retainer.request"].browse(self.ids["request"])
+            matter = env["legal.matter"].browse(self.ids["paid_matter"])
+            self.assertEqual(
+                (request.state, request.amount_paid, request.amount_due), ("paid", 1000.0, 0.0)
+            )
+            self.assertEqual(matter.trust_balance, 1000.0)
+            self.assertEqual(len(request.transaction_ids.mapped("legal_trust_move_id")), 2)

@@ -3,19 +3,57 @@ follows (recorded Stripe responses: the emulator has no disputes)."""
 
 from odoo.tests import tagged
 
-from odoo.addons.legal_payments.tests import test_disputes_payouts as disputes
-from odoo.addons.legal_payments.tests.common import LegalPaymentsCommon
+from odoo.addons.legal_payments.tests.common import LegalPaymentsCommon, recorded_card_payment
+
+from .common import TRUST_SECRET
+
+
+def recorded_dispute(pi_id, amount, fee=1500):
+    """A Stripe Dispute object as `charge.dispute.created` carries it."""
+    return {
+        "id": "dp_retainer_1",
+        "object": "dispute",
+        "amount": amount,
+        "currency": "usd",
+        "charge": pi_id.replace("pi_", "ch_"),
+        "payment_intent": pi_id,
+        "reason": "fraudulent",
+        "status": "needs_response",
+        "balance_transactions": [
+            {
+                "id": "txn_dispute_retainer",
+                "object": "balance_transaction",
+                "amount": -amount,
+                "fee": fee,
+                "net": -amount - fee,
+                "type": "adjustment",
+                "currency": "usd",
+            }
+        ],
+    }
 
 
 @tagged("post_install", "-at_install")
 class TestRetainerTopupAfterDispute(LegalPaymentsCommon):
-    # The payments tests' recorded trust deposit (imported through the module, so that its
-    # test class is not collected twice).
-    _pay_deposit = disputes.TestDisputesAndPayouts._pay_deposit
+    def _pay_deposit(self, amount, reference, pi_id):
+        tx = self._deposit_tx(amount=amount, reference=reference)
+        with self.recorded_stripe(
+            recorded_card_payment(pi_id=pi_id, amount=round(amount * 100), fee=0)
+        ):
+            self._receive_and_process(
+                self._event(
+                    "payment_intent.succeeded",
+                    self._payment_intent(tx, pi_id=pi_id),
+                    event_id=f"evt_{reference}",
+                ),
+                secret=TRUST_SECRET,
+            )
+        return tx
 
     def test_dispute_below_the_trigger_requests_a_topup(self):
-        self._pay_deposit(amount=1000.0)
-        self._pay_deposit(amount=200.0, reference="TRUST-TX-2", pi_id="pi_legal_2")
+        self.assertEqual(self.currency.name, "USD")
+        self._pay_deposit(1000.0, "TRUST-TX-1", "pi_legal_1")
+        self._pay_deposit(200.0, "TRUST-TX-2", "pi_legal_2")
         self.matter.write(
             {
                 "retainer_enabled": True,
@@ -28,10 +66,10 @@ class TestRetainerTopupAfterDispute(LegalPaymentsCommon):
         self._receive_and_process(
             self._event(
                 "charge.dispute.created",
-                disputes.recorded_dispute("pi_legal_1", 100000),
+                recorded_dispute("pi_legal_1", 100000),
                 event_id="evt_dp_retainer",
             ),
-            secret=disputes.TRUST_SECRET,
+            secret=TRUST_SECRET,
         )
         self.matter.invalidate_recordset()
         self.assertEqual(self.matter.trust_available, 200.0)

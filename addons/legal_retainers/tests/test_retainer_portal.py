@@ -1,6 +1,8 @@
 from odoo.exceptions import AccessError
 from odoo.fields import Command
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import JsonRpcException
+from odoo.tools import hmac as hmac_tool
 
 from .common import LegalRetainersCommon
 
@@ -55,9 +57,50 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         with self.assertRaises(AccessError):
             self.request_b.with_user(self.portal_a).read(["amount_due"])
 
-    def _route(self, amount):
-        from odoo.tools import hmac as hmac_tool
+    def test_missing_token_shows_nothing_and_pays_nothing(self):
+        for url in (
+            f"/my/retainers/{self.request_a.id}",
+            f"/my/retainers/{self.request_a.id}/pay",
+            f"/my/retainers/{self.request_a.id}/pay?access_token=",
+        ):
+            page = self.url_open(url, allow_redirects=False)
+            self.assertEqual(page.status_code, 303, url)
+            self.assertNotIn("/payment/pay", page.headers["Location"])
+            self.assertNotIn(self.request_a.name, page.text)
 
+    def test_client_lists_its_requests_with_the_trust_balance(self):
+        self.request_a.matter_id.trust_deposit(250.0)
+        self.authenticate("retainer_portal_a", "retainer_portal_a-1234")
+        page = self.url_open("/my/retainers")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn(self.request_a.name, page.text)
+        self.assertIn("250.00", page.text)
+        self.assertNotIn(self.request_b.name, page.text)
+        self.assertIn(f"/my/retainers/{self.request_a.id}/pay", page.text)
+        counters = self.make_jsonrpc_request("/my/counters", {"counters": ["retainer_count"]})
+        self.assertEqual(counters["retainer_count"], 1)
+
+    def test_cancelled_request_cannot_be_paid(self):
+        self.request_a.action_cancel()
+        pay = self.url_open(
+            f"/my/retainers/{self.request_a.id}/pay?access_token={self.request_a.access_token}",
+            allow_redirects=False,
+        )
+        self.assertNotIn("/payment/pay", pay.headers["Location"])
+        with self.assertRaises(JsonRpcException), self.assertLogs("odoo.http", "WARNING"):
+            self._route(100.0)
+        self.assertFalse(self.request_a.transaction_ids)
+
+    def test_transaction_route_refuses_an_operating_provider(self):
+        operating = self.trust_provider.sudo().copy(
+            {"name": "Operating (demo)", "journal_id": self.operating_journal.id, "state": "test"}
+        )
+        with self.assertRaises(JsonRpcException), self.assertLogs("odoo.http", "WARNING") as logs:
+            self._route(100.0, provider=operating)
+        self.assertIn("trust", logs.output[0])
+        self.assertFalse(self.request_a.transaction_ids)
+
+    def _route(self, amount, provider=None):
         token = hmac_tool(
             self.env(su=True),
             "generate_access_token",
@@ -68,7 +111,7 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
             {
                 "access_token": token,
                 "amount": amount,
-                "provider_id": self.trust_provider.id,
+                "provider_id": (provider or self.trust_provider).id,
                 "payment_method_id": self.demo_method.id,
                 "token_id": None,
                 "flow": "direct",
@@ -78,8 +121,6 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         )
 
     def test_transaction_route_refuses_more_than_due_and_accepts_a_part(self):
-        from odoo.tests.common import JsonRpcException
-
         with self.assertRaises(JsonRpcException), self.assertLogs("odoo.http", "WARNING") as logs:
             self._route(1500.0)
         self.assertIn("not payable", logs.output[0])

@@ -1,13 +1,16 @@
 """The retainer request lifecycle paid by card through the trust Stripe provider, against
-the Stripe emulator (localstripe, started by the root conftest.py)."""
+the Stripe emulator (localstripe, started by the root conftest.py), and its webhooks."""
 
 from odoo.tests import tagged
 
+from odoo.addons.legal_payments.tests.common import LegalPaymentsCommon, recorded_card_payment
 from odoo.addons.legal_payments.tests.test_stripe_emulator_flows import (
     CARD_DECLINED,
     CARD_OK,
     StripeEmulatorCase,
 )
+
+from .common import TRUST_SECRET
 
 
 @tagged("post_install", "-at_install")
@@ -32,6 +35,7 @@ class TestRetainerStripeEmulator(StripeEmulatorCase):
         self._return_route(tx, self._customer_pays(tx, card))
         return tx
 
+    # ------------------------------------------------------------------ tests
     def test_retainer_request_lifecycle_by_card(self):
         request = self.matter.action_request_retainer()
         self.assertEqual((request.state, request.amount_due), ("sent", 1000.0))
@@ -49,3 +53,46 @@ class TestRetainerStripeEmulator(StripeEmulatorCase):
         tx._post_process()
         self.assertEqual(self.matter.trust_balance, 1000.0)
         self.assertEqual(request.amount_paid, 1000.0)
+
+
+@tagged("post_install", "-at_install")
+class TestRetainerWebhooks(LegalPaymentsCommon):
+    """Signed webhooks of the trust provider paying a retainer request (recorded Stripe
+    objects for the fee lookup: the emulator has no balance transactions)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.matter.write({"retainer_enabled": True, "retainer_initial_amount": 1000.0})
+
+    def test_two_webhooks_for_one_payment_credit_the_request_once(self):
+        request = self.matter.action_request_retainer()
+        request._retainer_check_payable(600.0, request.currency_id)
+        tx = self._deposit_tx(
+            amount=600.0, reference="RET-WH-1", legal_retainer_request_id=request.id
+        )
+        intent = self._payment_intent(tx, pi_id="pi_ret_1")
+        with self.recorded_stripe(recorded_card_payment(pi_id="pi_ret_1", amount=60000)):
+            for event_id in ("evt_ret_1", "evt_ret_1", "evt_ret_1_redelivered"):
+                self._receive_and_process(
+                    self._event("payment_intent.succeeded", intent, event_id=event_id),
+                    secret=TRUST_SECRET,
+                )
+        self.matter.invalidate_recordset()
+        self.assertEqual(tx.state, "done")
+        self.assertEqual((request.state, request.amount_paid), ("partial", 600.0))
+        self.assertEqual(self.matter.trust_balance, 600.0)
+        notes = self.env["mail.message"].search(
+            [
+                ("model", "=", "legal.matter"),
+                ("res_id", "=", self.matter.id),
+                ("body", "ilike", request.name),
+            ]
+        )
+        self.assertEqual(len(notes), 1, "one notification of the lawyer per payment")
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("email_to", "ilike", "lawyer@example.com"), ("subject", "ilike", "received")])
+        )
+        self.assertFalse(mails, "the retainer notification replaces the generic one")

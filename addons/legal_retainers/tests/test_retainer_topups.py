@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from psycopg2.errors import UniqueViolation
 
 from odoo.tests import tagged
@@ -72,3 +74,48 @@ class TestRetainerTopups(LegalRetainersCommon):
                 {"matter_id": self.matter_a.id, "kind": "topup", "amount": 10.0}
             )
             self.env.flush_all()
+
+    def test_daily_cron_requests_the_missing_topups(self):
+        self.matter_a.retainer_auto_topup = False
+        self.matter_a.trust_disburse(800.0, self.payee.id)  # 200 left
+        self.matter_b.write(
+            {
+                "retainer_enabled": True,
+                "retainer_minimum_balance": 100.0,
+                "retainer_topup_trigger": 50.0,
+            }
+        )
+        # Set as a data import would, without the check that turning it on runs.
+        self.env.cr.execute(
+            "UPDATE legal_matter SET retainer_auto_topup = TRUE WHERE id IN %s",
+            [(self.matter_a.id, self.matter_b.id)],
+        )
+        self.env["legal.matter"].invalidate_model(["retainer_auto_topup"])
+        self.assertFalse(self._open_topups())
+
+        def run_once(cr, func, **kwargs):  # the cron's own commit is not allowed in a test
+            return func()
+
+        path = "odoo.addons.legal_retainers.models.legal_matter.retry_serialization"
+        with patch(path, run_once):
+            self.env["legal.matter"]._cron_retainer_topups()
+            self.assertEqual(self._open_topups().amount, 300.0)
+            self.assertEqual(self._open_topups(self.matter_b).amount, 100.0)
+            self.env["legal.matter"]._cron_retainer_topups()
+        self.assertEqual(len(self._open_topups()), 1)
+        self.assertEqual(len(self._open_topups(self.matter_b)), 1)
+
+    def test_paid_or_cancelled_topup_lets_the_next_one_open(self):
+        self.matter_a.trust_disburse(900.0, self.payee.id)  # 100 left
+        first = self._open_topups()
+        first.action_cancel()
+        self.matter_a.trust_disburse(50.0, self.payee.id)  # 50 left
+        second = self._open_topups()
+        self.assertNotEqual(first, second)
+        self.assertEqual(second.amount, 450.0)
+
+    def test_what_open_requests_still_ask_for_is_deducted_from_the_topup(self):
+        other = self.matter_a.action_request_retainer(amount=100.0)
+        self.matter_a.trust_disburse(900.0, self.payee.id)  # 100 left, 100 asked
+        self.assertEqual(self._open_topups().amount, 300.0)
+        self.assertEqual(other.state, "sent")

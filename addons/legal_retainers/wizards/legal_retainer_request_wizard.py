@@ -1,4 +1,5 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 
 class LegalRetainerRequestWizard(models.TransientModel):
@@ -16,6 +17,7 @@ class LegalRetainerRequestWizard(models.TransientModel):
     )
     initial_remaining = fields.Monetary(compute="_compute_initial_remaining")
     amount = fields.Monetary()
+    due_date = fields.Date(help="The date by which the client is asked to pay (optional).")
 
     @api.depends("matter_id")
     def _compute_initial_remaining(self):
@@ -32,8 +34,10 @@ class LegalRetainerRequestWizard(models.TransientModel):
 
     def action_create(self):
         self.ensure_one()
+        if self.mode == "other" and self.currency_id.compare_amounts(self.amount, 0) <= 0:
+            raise UserError(_("Enter the amount to request."))
         request = self.matter_id.action_request_retainer(
-            amount=self.amount if self.mode == "other" else None
+            amount=self.amount if self.mode == "other" else None, due_date=self.due_date
         )
         return {
             "type": "ir.actions.act_window",
