@@ -217,7 +217,7 @@ class TestRetainerRequests(LegalRetainersCommon):
         self._pay(self.matter_a.action_request_retainer(), 1000.0)
 
         def refuse(matter, *args, **kwargs):
-            raise UserError("the trust journal is reconciled for this period")
+            raise UserError("the trust journal is reconciled for this period")  # pylint: disable=translation-required
 
         with patch.object(TrustMatter, "trust_pay_invoice", refuse):
             invoice = self._invoice(self.matter_a, 700.0)
