@@ -112,9 +112,28 @@ class LegalMatter(models.Model):
                         )
                     )
         res = super().write(vals)
+        if "retainer_initial_amount" in vals:
+            self._retainer_follow_initial_amount()
         if vals.get("retainer_auto_topup"):
             self._retainer_check_topup()
         return res
+
+    def _retainer_follow_initial_amount(self):
+        """An open initial request nothing was paid on asks for the new initial amount (it
+        is cancelled when the initial amount is cleared)."""
+        for matter in self:
+            requests = matter.retainer_request_ids.filtered(
+                lambda r: r.kind == "initial"
+                and r.state in OPEN_STATES
+                and not r.amount_paid
+                and not r.transaction_ids.filtered(lambda tx: tx.state in ("pending", "authorized"))
+            )
+            if not requests:
+                continue
+            if matter.currency_id.compare_amounts(matter.retainer_initial_amount, 0) > 0:
+                requests.amount = matter.retainer_initial_amount
+            else:
+                requests.action_cancel()
 
     # ------------------------------------------------------------------ "Create online"
     def action_request_retainer(self, amount=None, due_date=None):

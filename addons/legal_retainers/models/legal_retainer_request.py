@@ -133,6 +133,8 @@ class LegalRetainerRequest(models.Model):
             )
             if request.state == "draft":
                 request.state = "sent"
+        # A top-up drafted for review: the review is done.
+        self.activity_feedback(["mail.mail_activity_data_todo"])
         return True
 
     def action_cancel(self):

@@ -225,6 +225,13 @@ class TestRetainerRequests(LegalRetainersCommon):
         self.assertTrue(invoice.message_ids.filtered(lambda m: "not applied" in m.body))
         self.assertEqual(self.matter_a.trust_available, 1000.0)
 
+    def test_unpaid_initial_request_follows_the_initial_amount(self):
+        request = self.matter_a.action_request_retainer()
+        self.matter_a.retainer_initial_amount = 1500.0
+        self.assertEqual((request.amount, request.amount_due), (1500.0, 1500.0))
+        self.matter_a.retainer_initial_amount = 0.0
+        self.assertEqual(request.state, "cancelled")
+
     def test_retainer_settings_are_checked(self):
         with self.assertRaises(UserError):
             self.matter_a.write({"retainer_topup_trigger": 600.0})

@@ -55,6 +55,19 @@ class TestRetainerTopups(LegalRetainersCommon):
         topup = self._open_topups()
         self.assertEqual(topup.state, "draft")
         self.assertTrue(topup.activity_ids)
+        self.assertFalse(
+            self.env["mail.message"].search(
+                [
+                    ("model", "=", topup._name),
+                    ("res_id", "=", topup.id),
+                    ("body", "ilike", "Pay Now"),
+                ]
+            ),
+            "nothing is sent to the client before the review",
+        )
+        topup.action_send()
+        self.assertEqual(topup.state, "sent")
+        self.assertFalse(topup.activity_ids, "the review is done")
 
     def test_turning_automatic_topup_off_stops_requests(self):
         self.matter_a.retainer_auto_topup = False
