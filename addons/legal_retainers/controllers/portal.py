@@ -139,11 +139,13 @@ class LegalRetainerPortal(LegalPaymentPortal):
             retainer._retainer_check_payable(amount, retainer.currency_id)
         except UserError as exc:
             raise ValidationError(exc.args[0]) from exc
+        kwargs.pop("reference_prefix", None)  # the request's own reference is used
         self._validate_transaction_kwargs(kwargs)
         tx_sudo = self._create_transaction(
             amount=amount,
             currency_id=retainer.currency_id.id,
             partner_id=retainer.partner_id.id,
+            reference_prefix=retainer.name,
             custom_create_values={
                 "legal_matter_id": retainer.matter_id.id,
                 "legal_retainer_request_id": retainer.id,

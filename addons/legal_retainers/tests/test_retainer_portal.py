@@ -40,6 +40,25 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         self.assertIn("/payment/pay?", pay.headers["Location"])
         self.assertIn(f"legal_retainer_request_id={self.request_a.id}", pay.headers["Location"])
 
+    def test_payment_form_offers_trust_providers_only(self):
+        operating = self.trust_provider.sudo().copy(
+            {
+                "name": "Operating (demo)",
+                "journal_id": self.operating_journal.id,
+                "state": "test",
+                "is_published": True,
+            }
+        )
+        pay = self.url_open(
+            f"/my/retainers/{self.request_a.id}/pay?access_token={self.request_a.access_token}",
+            allow_redirects=False,
+        )
+        form = self.url_open(pay.headers["Location"])
+        self.assertEqual(form.status_code, 200)
+        self.assertIn(f'data-provider-id="{self.trust_provider.id}"', form.text)
+        self.assertNotIn(f'data-provider-id="{operating.id}"', form.text)
+        self.assertIn(f"/legal/retainer/transaction/{self.request_a.id}", form.text)
+
     def test_matter_page_lists_open_requests_and_trust_balance(self):
         self.authenticate("retainer_portal_a", "retainer_portal_a-1234")
         page = self.url_open(f"/my/matters/{self.matter_a.id}")
@@ -128,3 +147,4 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         self._route(600.0)
         tx = self.request_a.transaction_ids
         self.assertEqual((tx.amount, tx.legal_matter_id), (600.0, self.matter_a))
+        self.assertTrue(tx.reference.startswith(self.request_a.name), tx.reference)

@@ -26,6 +26,11 @@ class TestRetainerTopups(LegalRetainersCommon):
         self.matter_a.trust_disburse(100.0, self.payee.id)  # 250 left: below 300
         topup = self._open_topups()
         self.assertEqual((topup.amount, topup.state), (250.0, "sent"))
+        mail = self.env["mail.message"].search(
+            [("model", "=", topup._name), ("res_id", "=", topup.id), ("body", "ilike", "Pay Now")]
+        )
+        self.assertIn("minimum balance", mail.body)
+        self.assertIn(self.client_a, mail.partner_ids)
         self.matter_a.trust_disburse(50.0, self.payee.id)
         self.assertEqual(len(self._open_topups()), 1, "never more than one open top-up")
         self._pay(topup, 250.0)
