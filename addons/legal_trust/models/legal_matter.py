@@ -461,15 +461,14 @@ class LegalMatter(models.Model):
             raise UserError(_("This is not a posted trust entry of %s.", self.display_name))
         if move.reversal_move_ids.filtered(lambda m: m.state == "posted"):
             raise UserError(_("%s has already been reversed.", move.display_name))
-        reversal = move._reverse_moves(
-            [
-                {
-                    "date": self._trust_date(date),
-                    "ref": memo or _("Reversal of: %s", move.ref or move.name),
-                }
-            ]
-        )
-        reversal._post(soft=False)
+        values = {
+            "date": self._trust_date(date),
+            "ref": memo or _("Reversal of: %s", move.ref or move.name),
+        }
+        # In a savepoint, like every trust posting: a refused reversal leaves no draft behind.
+        with self.env.cr.savepoint():
+            reversal = move._reverse_moves([values])
+            reversal._post(soft=False)
         return reversal.id
 
     # ------------------------------------------------------------------ the gate
