@@ -202,7 +202,8 @@ class LegalMatter(models.Model):
         other open requests of the matter still ask for is deducted (never ask twice).
 
         Runs in the transaction of the outflow that caused it (under the gate's lock of the
-        matter) or in the daily cron; the partial unique index is the last guard.
+        matter), in the daily cron, or when automatic top-ups are turned on; each takes the
+        matter's row lock, and the partial unique index is the last guard.
 
         :return: the top-up requests created
         """
@@ -216,6 +217,11 @@ class LegalMatter(models.Model):
             available = matter.trust_available
             if currency.compare_amounts(available, matter.retainer_topup_trigger) >= 0:
                 continue
+            # Serialize with every other top-up check and trust posting of the matter (a
+            # no-op re-lock under the gate): a concurrent one that committed meanwhile makes
+            # this transaction fail with a serialization error, retried by the caller.
+            matter._trust_lock()
+            matter.invalidate_recordset(["retainer_request_ids"])
             open_requests = matter.retainer_request_ids.filtered(lambda r: r.state in OPEN_STATES)
             if open_requests.filtered(lambda r: r.kind == "topup"):
                 continue  # one open top-up at a time

@@ -73,7 +73,21 @@ class TestRetainerConcurrency(BaseCase):
                     for n in range(2)
                 ]
             )
+            # A third matter below its trigger with automatic top-ups off, turned on by two
+            # users while the cron runs.
+            toggled = env["legal.matter"].create(
+                {
+                    "title": "Top-ups turned on twice",
+                    "partner_id": client.id,
+                    "company_id": company.id,
+                    "retainer_enabled": True,
+                    "retainer_minimum_balance": 500.0,
+                    "retainer_topup_trigger": 300.0,
+                }
+            )
+            toggled.trust_deposit(100.0, journal.id)
             cls.ids = {
+                "toggled": toggled.id,
                 "matter": matter.id,
                 "paid_matter": paid_matter.id,
                 "request": request.id,
@@ -86,7 +100,7 @@ class TestRetainerConcurrency(BaseCase):
     @classmethod
     def tearDownClass(cls):
         with cls.registry.cursor() as cr:
-            matters = [cls.ids["matter"], cls.ids["paid_matter"]]
+            matters = [cls.ids["matter"], cls.ids["paid_matter"], cls.ids["toggled"]]
             cr.execute(SQL("DELETE FROM payment_transaction WHERE id = ANY(%s)", cls.ids["txs"]))
             cr.execute(
                 SQL(
@@ -140,13 +154,13 @@ class TestRetainerConcurrency(BaseCase):
             thread.join(timeout=120)
         return errors
 
-    def _open_topups(self):
+    def _open_topups(self, matter_key="matter"):
         with self.registry.cursor() as cr:
             cr.execute(
                 SQL(
                     "SELECT COUNT(*) FROM legal_retainer_request WHERE matter_id = %s "
                     "AND kind = 'topup' AND state IN ('draft', 'sent', 'partial')",
-                    self.ids["matter"],
+                    self.ids[matter_key],
                 )
             )
             return cr.fetchone()[0]
@@ -192,3 +206,21 @@ class TestRetainerConcurrency(BaseCase):
             )
             self.assertEqual(matter.trust_balance, 1000.0)
             self.assertEqual(len(request.transaction_ids.mapped("legal_trust_move_id")), 2)
+
+    def test_topups_turned_on_twice_while_the_cron_runs_open_one_topup(self):
+        calls = iter(["turn on", "turn on", "cron"])
+        lock = threading.Lock()
+
+        def job(env):
+            thread = threading.current_thread()
+            if not hasattr(thread, "legal_call"):
+                with lock:
+                    thread.legal_call = next(calls)
+            if thread.legal_call == "cron":
+                env["legal.matter"]._cron_retainer_topups()
+            else:
+                env["legal.matter"].browse(self.ids["toggled"]).write({"retainer_auto_topup": True})
+
+        errors = self._concurrently(job, 3)
+        self.assertEqual(errors, [])
+        self.assertEqual(self._open_topups("toggled"), 1)
