@@ -96,3 +96,47 @@ class TestRetainerWebhooks(LegalPaymentsCommon):
             .search([("email_to", "ilike", "lawyer@example.com"), ("subject", "ilike", "received")])
         )
         self.assertFalse(mails, "the retainer notification replaces the generic one")
+
+    def test_bank_debit_counts_while_clearing_and_a_failure_reopens_the_request(self):
+        request = self.matter.action_request_retainer()
+        tx = self._deposit_tx(
+            amount=1000.0, reference="RET-ACH-1", legal_retainer_request_id=request.id
+        )
+        processing = self._payment_intent(
+            tx, status="processing", pi_id="pi_ret_ach", pm_type="us_bank_account"
+        )
+        self._receive_and_process(
+            self._event("payment_intent.processing", processing, event_id="evt_ret_ach_p"),
+            secret=TRUST_SECRET,
+        )
+        self.matter.invalidate_recordset()
+        self.assertEqual(tx.state, "pending")
+        self.assertEqual((request.state, request.amount_due), ("paid", 0.0))
+        self.assertEqual((self.matter.trust_balance, self.matter.trust_available), (1000.0, 0.0))
+        note = self.env["mail.message"].search(
+            [("model", "=", "legal.matter"), ("res_id", "=", self.matter.id)],
+            order="id desc",
+            limit=1,
+        )
+        self.assertIn("once it clears", note.body)
+        failed = dict(
+            processing,
+            status="requires_payment_method",
+            last_payment_error={"message": "Insufficient funds"},
+        )
+        self._receive_and_process(
+            self._event("payment_intent.payment_failed", failed, event_id="evt_ret_ach_f"),
+            secret=TRUST_SECRET,
+        )
+        self.matter.invalidate_recordset()
+        self.assertEqual(tx.state, "error")
+        self.assertEqual((request.state, request.amount_due), ("sent", 1000.0))
+        self.assertEqual(self.matter.trust_balance, 0.0)
+        mails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("email_to", "ilike", "lawyer@example.com"), ("subject", "ilike", "failed")])
+        )
+        self.assertEqual(len(mails), 1, "the lawyer is told of the failed bank payment")
+        # The client can pay again.
+        request._retainer_check_payable(1000.0, request.currency_id)
