@@ -185,7 +185,8 @@ class OdooServer:
 
     def _is_gevent(self, pid):
         try:
-            return b"gevent" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            # the gevent process is started with a "gevent" argument (not --gevent-port)
+            return b"gevent" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return True
 
