@@ -75,6 +75,13 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         self.assertEqual(Request.search([]), self.request_a)
         with self.assertRaises(AccessError):
             self.request_b.with_user(self.portal_a).read(["amount_due"])
+        pay = self.url_open(f"/my/retainers/{self.request_b.id}/pay", allow_redirects=False)
+        self.assertNotIn("/payment/pay", pay.headers["Location"])
+        # Client A's own payment token does not pay client B's request.
+        with self.assertRaises(JsonRpcException), self.assertLogs("odoo.http", "WARNING") as logs:
+            self._route(400.0, request=self.request_b)
+        self.assertIn("access token", logs.output[0])
+        self.assertFalse(self.request_b.transaction_ids)
 
     def test_missing_token_shows_nothing_and_pays_nothing(self):
         for url in (
@@ -119,14 +126,16 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         self.assertIn("trust", logs.output[0])
         self.assertFalse(self.request_a.transaction_ids)
 
-    def _route(self, amount, provider=None):
+    def _route(self, amount, provider=None, request=None):
+        """Call the retainer transaction route as the payment form does, with client A's
+        payment access token for ``amount``."""
         token = hmac_tool(
             self.env(su=True),
             "generate_access_token",
             f"{self.client_a.id}|{amount}|{self.request_a.currency_id.id}",
         )
         return self.make_jsonrpc_request(
-            f"/legal/retainer/transaction/{self.request_a.id}",
+            f"/legal/retainer/transaction/{(request or self.request_a).id}",
             {
                 "access_token": token,
                 "amount": amount,
