@@ -19,6 +19,13 @@
         "views/legal_stripe_event_views.xml",
         "views/payment_provider_views.xml",
         "views/res_config_settings_views.xml",
+        "security/legal_billing_security.xml",
+        "data/mail_template_billing_statement.xml",
+        "data/ir_cron_billing_statement.xml",
+        "report/legal_billing_statement_report.xml",
+        "wizard/legal_statement_send_views.xml",
+        "views/res_partner_views.xml",
+        "views/portal_billing_templates.xml",
     ],
     "demo": ["demo/legal_payments_demo.xml"],
     "assets": {

@@ -50,3 +50,13 @@ PAYMENT_INTENT_STATUS_RANK = {
 
 # Stripe payment method types that settle later (the transaction stays pending).
 DELAYED_PAYMENT_METHOD_TYPES = ("us_bank_account",)
+
+# === Client billing portal and statements === #
+
+# Transactions of the client's account (receivable), as the statement and history name them.
+BILLING_RECEIVABLE_KINDS = ("invoice", "payment", "credit_note", "refund")
+# Movements of the client's money held in trust (never netted against what is owed).
+BILLING_TRUST_KINDS = ("trust_deposit", "trust_disbursement", "trust_transfer")
+BILLING_HISTORY_KINDS = BILLING_RECEIVABLE_KINDS + BILLING_TRUST_KINDS
+# Rows per page of the portal's transaction history.
+BILLING_HISTORY_PAGE_SIZE = 20

@@ -6,3 +6,6 @@ from . import payment_provider
 from . import payment_transaction
 from . import res_company
 from . import res_config_settings
+from . import legal_billing_statement
+from . import legal_billing_statement_sent
+from . import res_partner

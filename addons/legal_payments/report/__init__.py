@@ -1,0 +1,1 @@
+from . import legal_billing_statement_report
