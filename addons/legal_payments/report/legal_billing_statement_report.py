@@ -2,6 +2,7 @@
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools.misc import format_date, formatLang
 
 
 class ReportLegalBillingStatement(models.AbstractModel):
@@ -34,12 +35,16 @@ class ReportLegalBillingStatement(models.AbstractModel):
         partners = self.env["res.partner"].browse(docids)
         partners.check_access("read")
         clients = partners.commercial_partner_id
+        currency = company.currency_id
         return {
             "doc_ids": clients.ids,
             "doc_model": "res.partner",
             "docs": clients,
             "company": company,
             "today": fields.Date.context_today(self),
+            # Plain formatting: thousands of rows print faster than with the QWeb widgets.
+            "fmt_money": lambda amount: formatLang(self.env, amount, currency_obj=currency),
+            "fmt_date": lambda date: format_date(self.env, date),
             "statements": {
                 client.id: Statement._statement(client, company, date_from, date_to)
                 for client in clients
