@@ -21,7 +21,11 @@ class ReportLegalBillingStatement(models.AbstractModel):
         :raise AccessError: for anyone else
         :raise UserError: a reversed period
         """
-        if not self.env.su and not self.env.user.has_group("account.group_account_invoice"):
+        user = self.env.user
+        if not self.env.su and not (
+            user.has_group("account.group_account_invoice")
+            or user.has_group("account.group_account_readonly")
+        ):
             raise AccessError(_("Only billing and accounting users may print statements."))
         data = data or {}
         Statement = self.env["legal.billing.statement"]
