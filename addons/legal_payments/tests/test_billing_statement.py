@@ -9,6 +9,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
 from odoo.tests import TransactionCase, tagged
+from odoo.tools.misc import format_date, formatLang
 
 from .billing_common import LegalBillingCommon
 
@@ -203,6 +204,21 @@ class TestBillingStatement(LegalBillingCommon):
         )
         self.assertEqual(report_type, "pdf")
         self.assertTrue(content.startswith(b"%PDF"))
+
+    def test_report_formats_amounts_and_dates_as_odoo_does(self):
+        Report = self.env["report.legal_payments.report_billing_statement"]
+        currency = self.company.currency_id
+        fmt_money = Report._money_formatter(currency)
+        self.assertEqual(fmt_money(-0.004), "$\N{NO-BREAK SPACE}0.00", "never a minus zero")
+        for amount in (0.0, 1.5, -1200.0, 1234567.891, -0.5):
+            self.assertEqual(fmt_money(amount), formatLang(self.env, amount, currency_obj=currency))
+        euro = self.env.ref("base.EUR")
+        self.assertEqual(
+            Report._money_formatter(euro)(-1234.5), formatLang(self.env, -1234.5, currency_obj=euro)
+        )
+        self.assertEqual(
+            Report._date_formatter()(self.date_to), format_date(self.env, self.date_to)
+        )
 
     def test_report_is_for_billing_users_only(self):
         portal = self.env["res.users"].create(
