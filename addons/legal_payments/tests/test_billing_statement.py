@@ -170,6 +170,38 @@ class TestBillingStatement(LegalBillingCommon):
         self.assertEqual(len(set(seen)), 12)
         self.assertEqual({page["total"] for page in pages}, {12})
 
+    def test_another_company_of_the_firm_is_never_mixed_in(self):
+        other = self.setup_other_company(name="Other Firm")["company"]
+        invoice = (
+            self.env["account.move"]
+            .with_company(other)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.client_a.id,
+                    "company_id": other.id,
+                    "invoice_date": self._day(30),
+                    "invoice_line_ids": [
+                        Command.create(
+                            {"name": "Other advice", "quantity": 1, "price_unit": 4321.0}
+                        )
+                    ],
+                }
+            )
+        )
+        invoice.action_post()
+        Statement = self.env["legal.billing.statement"]
+        self.assertAlmostEqual(
+            Statement._billing_summary(self.client_a, self.company)["balance_owed"], 1100.0
+        )
+        self.assertAlmostEqual(self._statement()["closing"], 850.0)
+        history = Statement._billing_history(self.client_a, self.company, limit=100)
+        self.assertEqual(len(history["rows"]), 12)
+        self.assertNotIn(invoice.id, [row["move_id"] for row in history["rows"]])
+        elsewhere = Statement._statement(self.client_a, other, self.date_from, self.date_to)
+        self.assertEqual([line["move_id"] for line in elsewhere["lines"]], invoice.ids)
+        self.assertFalse(elsewhere["trust"], "the matters are in the first company")
+
     def test_bad_periods_are_refused(self):
         with self.assertRaisesRegex(UserError, "after its end"):
             self._statement(date_from=self.date_to, date_to=self.date_from)
