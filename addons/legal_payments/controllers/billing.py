@@ -126,7 +126,9 @@ class LegalBillingPortal(CustomerPortal):
         )
         return request.render("legal_payments.portal_my_billing_history", values)
 
-    @http.route("/my/billing/statement", type="http", auth="user", website=True)
+    @http.route(
+        "/my/billing/statement", type="http", auth="user", methods=["GET", "POST"], website=True
+    )
     def portal_my_billing_statement(self, date_from=None, date_to=None, **kw):
         """Download the client's statement of account for a period, as a PDF."""
         client, company, Statement = self._legal_billing_context()

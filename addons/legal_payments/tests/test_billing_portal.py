@@ -117,6 +117,17 @@ class TestBillingPortal(LegalBillingCommon, HttpCase):
         self.assertIn("Client A", html)
         self.assertIn(self.invoice_2.name, html)
         self.assertNotIn(self.invoice_b.name, html, "an id in the URL is never used")
+        # The portal's form posts the period (with its CSRF token).
+        response = self.url_open(
+            "/my/billing/statement",
+            data={
+                "date_from": str(self.date_from),
+                "date_to": str(self.date_to),
+                "csrf_token": self._csrf_token(),
+            },
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertIn(self.invoice_2.name, response.text)
         response = self.url_open(
             f"/my/billing/statement?date_from={self.date_to}&date_to={self.date_from}",
             allow_redirects=False,
