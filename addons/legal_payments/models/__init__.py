@@ -1,5 +1,7 @@
 from . import account_move
 from . import legal_matter
+from . import legal_payment_authorization
+from . import legal_payment_consent
 from . import legal_stripe_event
 from . import mail_template
 from . import payment_provider

@@ -7,7 +7,7 @@ import stripe
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_compare
 
 _logger = logging.getLogger(__name__)
@@ -52,6 +52,15 @@ class PaymentTransaction(models.Model):
         comodel_name="account.move",
         readonly=True,
         copy=False,
+    )
+
+    legal_authorization_id = fields.Many2one(
+        string="Authorization to Charge",
+        comodel_name="legal.payment.authorization",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The client's recorded authorization this charge relied on.",
     )
 
     # === BUSINESS METHODS - CHECKS === #
@@ -561,3 +570,45 @@ class PaymentTransaction(models.Model):
                     "auto_delete": False,
                 }
             )
+
+    # === BUSINESS METHODS - AUTHORIZATION TO CHARGE === #
+
+    def _legal_authorization_scope(self):
+        """Return what this charge is for, as `(scope, matter, plan)`.
+
+        Overridden where a charge has a more precise purpose (a payment plan instalment).
+        """
+        self.ensure_one()
+        if self.legal_matter_id:
+            return "trust_topup", self.legal_matter_id, None
+        return "invoices", None, None
+
+    def _legal_check_authorization(self):
+        """Refuse to charge a stored payment method without an authorization that covers it.
+
+        Charges made with the client at the keyboard (`online_token`: the client picked their
+        saved method and confirmed the payment) are the client's own act; every other token
+        charge (`offline`: payment plans, top-ups, charges started by the firm) needs an
+        authorization in force for this method, scope and amount.
+
+        :raise UserError: when the token belongs to another client or nothing covers the charge
+        """
+        self.ensure_one()
+        if not self.token_id:
+            return
+        if self.token_id.partner_id.commercial_partner_id != (
+            self.partner_id.commercial_partner_id
+        ):
+            raise UserError(_("This payment method belongs to another client."))
+        if self.operation != "offline":
+            return
+        scope, matter, plan = self._legal_authorization_scope()
+        authorization = self.env["legal.payment.authorization"]._legal_find_covering(
+            self.token_id, self.amount, self.currency_id, scope, matter=matter, plan=plan
+        )
+        self.sudo().legal_authorization_id = authorization
+
+    def _send_payment_request(self):
+        """Override of `payment` to check the authorization before any token charge."""
+        self._legal_check_authorization()
+        return super()._send_payment_request()
