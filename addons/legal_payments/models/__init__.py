@@ -8,3 +8,5 @@ from . import payment_provider
 from . import payment_transaction
 from . import res_company
 from . import res_config_settings
+from . import payment_token
+from . import res_partner
