@@ -3,12 +3,16 @@
 US bank accounts (recorded Stripe responses: the emulator has no ``us_bank_account``), the
 client's default method, and removing a method."""
 
+import threading
+
 import psycopg2
 import stripe
+from psycopg2 import errors as pg_errors
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
 from odoo.fields import Command
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment_stripe.controllers.main import StripeController
@@ -243,3 +247,77 @@ class TestPaymentMethods(StripeEmulatorCase):
             )
         with self.assertRaises(UserError):
             token.action_legal_make_default()
+
+
+@tagged("post_install", "-at_install")
+class TestDefaultMethodConcurrency(TransactionCase):
+    """Two people choosing the client's default at once (the client in the portal, a colleague
+    at the firm): real separate cursors on committed fixtures, removed afterwards."""
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            client = env["res.partner"].create({"name": "Concurrent Default Client"})
+            contact = env["res.partner"].create(
+                {"name": "Concurrent Default Contact", "parent_id": client.id}
+            )
+            provider = env.ref("payment.payment_provider_stripe")
+            tokens = env["payment.token"].create(
+                [
+                    {
+                        "provider_id": provider.id,
+                        "payment_method_id": env.ref("payment.payment_method_card").id,
+                        "partner_id": (contact if index % 2 else client).id,
+                        "payment_details": f"000{index}",
+                        "provider_ref": "cus_concurrent",
+                        "stripe_payment_method": f"pm_concurrent_{index}",
+                    }
+                    for index in range(4)
+                ]
+            )
+            self.partner_ids = (client | contact).ids
+            self.token_ids = tokens.ids
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["payment.token"].browse(self.token_ids).unlink()
+            env["res.partner"].browse(self.partner_ids[::-1]).unlink()
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_concurrent_choices_leave_one_default(self):
+        barrier = threading.Barrier(8)
+        errors, done = [], []
+
+        def choose(token_id):
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                barrier.wait()
+                for _attempt in range(20):
+                    try:
+                        env["payment.token"].browse(token_id).action_legal_make_default()
+                        cr.commit()  # pylint: disable=invalid-commit
+                        done.append(token_id)
+                        return
+                    except (pg_errors.SerializationFailure, pg_errors.UniqueViolation):
+                        cr.rollback()
+                        env.invalidate_all()
+                errors.append(token_id)
+
+        threads = [
+            threading.Thread(target=choose, args=(self.token_ids[index % 4],)) for index in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        self.assertFalse(errors)
+        self.assertEqual(len(done), 8)
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            defaults = env["payment.token"].browse(self.token_ids).filtered("legal_is_default")
+            self.assertEqual(len(defaults), 1)
+            self.assertIn(defaults.id, done, "one of the choices made")
