@@ -3,8 +3,23 @@
 import math
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_amount, format_date
+
+#: Set only by the client's confirmation, a revocation or the expiry, never by hand.
+CONSENT_FIELDS = {
+    "state",
+    "consent_id",
+    "consent_text",
+    "accepted_by_id",
+    "accepted_partner_id",
+    "accepted_date",
+    "accepted_ip",
+    "accepted_user_agent",
+    "revoked_by_id",
+    "revoked_date",
+    "confirmation_sent_date",
+}
 
 
 class LegalPaymentAuthorization(models.Model):
@@ -159,6 +174,7 @@ class LegalPaymentAuthorization(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._legal_check_consent_fields(vals)
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code(
                     "legal.payment.authorization"
@@ -166,6 +182,7 @@ class LegalPaymentAuthorization(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        self._legal_check_consent_fields(vals)
         frozen = {"partner_id", "token_id", "scope", "matter_id", "currency_id", "max_amount"}
         frozen |= {"date_start", "date_end"}
         if frozen & set(vals) and any(auth.accepted_date for auth in self):
@@ -176,6 +193,20 @@ class LegalPaymentAuthorization(models.Model):
                 )
             )
         return super().write(vals)
+
+    def _legal_check_consent_fields(self, vals):
+        """Refuse to set the state or the record of the client's consent directly: only the
+        client's confirmation (`_legal_accept`), a revocation and the expiry set them.
+
+        :raise AccessError: when a user (not the system) sets one of these fields
+        """
+        if not self.env.su and CONSENT_FIELDS & set(vals):
+            raise AccessError(
+                _(
+                    "The status and the client's consent of an authorization to charge are "
+                    "recorded only when the client confirms it, or when it is revoked."
+                )
+            )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_accepted(self):
@@ -275,6 +306,8 @@ class LegalPaymentAuthorization(models.Model):
         :raise UserError: when the authorization is not awaiting confirmation or the client
             has no e-mail address
         """
+        if not self.env.user._is_internal():
+            raise AccessError(_("Only the firm sends confirmation links."))
         template = self.env.ref("legal_payments.mail_template_authorization_confirmation")
         for auth in self:
             if auth.state != "awaiting":
@@ -285,7 +318,7 @@ class LegalPaymentAuthorization(models.Model):
                 )
             auth._portal_ensure_token()
             template.send_mail(auth.id, email_layout_xmlid="mail.mail_notification_light")
-            auth.confirmation_sent_date = fields.Datetime.now()
+            auth.sudo().confirmation_sent_date = fields.Datetime.now()
             auth.message_post(
                 body=_("Confirmation link sent to %s.", auth.partner_id.email_formatted),
                 subtype_xmlid="mail.mt_note",
@@ -445,6 +478,6 @@ class LegalPaymentAuthorization(models.Model):
     def _cron_expire(self):
         """Mark the authorizations whose end date has passed as expired."""
         today = fields.Date.context_today(self)
-        self.search([("state", "in", ("awaiting", "active")), ("date_end", "<", today)]).write(
-            {"state": "expired"}
-        )
+        self.sudo().search(
+            [("state", "in", ("awaiting", "active")), ("date_end", "<", today)]
+        ).write({"state": "expired"})

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
@@ -311,3 +311,44 @@ class TestAuthorizationPortal(LegalPaymentsCommon, PaymentHttpCommon):
             Authorization.create(
                 {"partner_id": self.partner_a.id, "token_id": self.token_a.id, "max_amount": 1.0}
             )
+
+    # === Consent is recorded only by the client's confirmation === #
+
+    def test_staff_cannot_record_a_consent_by_hand(self):
+        billing = new_test_user(
+            self.env,
+            login="billing_clerk",
+            groups="base.group_user,account.group_account_invoice",
+        )
+        Authorization = self.env["legal.payment.authorization"].with_user(billing)
+        values = {"partner_id": self.partner_a.id, "token_id": self.token_a.id, "max_amount": 50.0}
+        for forged in ({"state": "active"}, {"accepted_ip": "192.0.2.99"}):
+            with self.assertRaises(AccessError):
+                Authorization.create({**values, **forged})
+        auth = Authorization.create(values)
+        self.assertEqual(auth.state, "awaiting")
+        with self.assertRaises(AccessError):
+            auth.write({"state": "active", "accepted_date": fields.Datetime.now()})
+        auth.action_legal_send_confirmation()
+        self.assertTrue(auth.confirmation_sent_date)
+        with self.assertRaises(AccessError):
+            self.auth_a.with_user(self.client_a).action_legal_send_confirmation()
+
+    def test_default_method_is_preselected_when_paying_an_invoice(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "account_payment.enable_portal_payment", True
+        )
+        second = self._stored_card(self.partner_a, "3333")
+        second.action_legal_make_default()
+        invoice = self.init_invoice(
+            "out_invoice", partner=self.partner_a, amounts=[120.0], post=True, taxes=[]
+        )
+        self.authenticate("client_a", "client_a")
+        page = self.url_open(f"/my/invoices/{invoice.id}")
+        self.assertEqual(page.status_code, 200)
+        checked = re.findall(r'<input[^>]*id="o_payment_token_(\d+)"[^>]*>', page.text)
+        self.assertEqual({int(i) for i in checked}, {self.token_a.id, second.id})
+        radio = re.search(rf'<input[^>]*id="o_payment_token_{second.id}"[^>]*>', page.text)
+        self.assertIn("checked", radio.group(0), "the default method is pre-selected")
+        other = re.search(rf'<input[^>]*id="o_payment_token_{self.token_a.id}"[^>]*>', page.text)
+        self.assertNotIn("checked", other.group(0))
