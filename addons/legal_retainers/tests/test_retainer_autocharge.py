@@ -3,7 +3,14 @@
 top-ups is charged through the trust provider (on the Stripe emulator), and e-mailed instead
 when the charge is refused or fails."""
 
-from odoo.tests import tagged
+import threading
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.service.model import retrying
+from odoo.tests import BaseCase, tagged
+from odoo.tests.common import get_db_name
+from odoo.tools import SQL
 
 from odoo.addons.legal_payments.tests.test_stripe_emulator_flows import (
     CARD_DECLINED,
@@ -109,3 +116,139 @@ class TestRetainerAutomaticCharge(StripeEmulatorCase):
         self.assertFalse(request.autocharge_state)
         self.assertEqual(request.state, "sent")
         self.assertTrue(self._emailed(request))
+
+
+@tagged("post_install", "-at_install")
+class TestRetainerAutomaticChargeConcurrency(BaseCase):
+    """Two cron workers charging the same top-up at once charge it once: real, separate
+    transactions on committed fixtures (Odoo's demo provider on the trust journal, so that
+    charging needs no network), removed with SQL afterwards."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        with cls.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env.ref("base.main_company")
+            journal = company._legal_default_trust_journal()
+            client = env["res.partner"].create({"name": "Concurrent autocharge client"})
+            matter = env["legal.matter"].create(
+                {
+                    "title": "Top-up charged twice at once",
+                    "partner_id": client.id,
+                    "company_id": company.id,
+                    "retainer_enabled": True,
+                    "retainer_minimum_balance": 500.0,
+                    "retainer_topup_trigger": 300.0,
+                }
+            )
+            provider = env.ref("payment.payment_provider_demo").copy(
+                {
+                    "name": "Concurrent autocharge trust (demo)",
+                    "company_id": company.id,
+                    "journal_id": journal.id,
+                    "state": "test",
+                }
+            )
+            token = env["payment.token"].create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": env.ref("payment_demo.payment_method_demo").id,
+                    "partner_id": client.id,
+                    "payment_details": "4242",
+                    "provider_ref": "demo_concurrent_client",
+                    "demo_simulated_state": "done",
+                }
+            )
+            authorization = env["legal.payment.authorization"].create(
+                {
+                    "partner_id": client.id,
+                    "token_id": token.id,
+                    "scope": "trust_topup",
+                    "matter_id": matter.id,
+                    "company_id": company.id,
+                    "max_amount": 1000.0,
+                }
+            )
+            authorization._legal_accept(ip_address="203.0.113.10", user_agent="Test")
+            matter.retainer_auto_topup = True
+            request = matter.retainer_request_ids
+            assert request.autocharge_state == "pending", "a top-up to charge"
+            cls.ids = {
+                "client": client.id,
+                "matter": matter.id,
+                "provider": provider.id,
+                "token": token.id,
+                "authorization": authorization.id,
+                "request": request.id,
+            }
+            cr.commit()  # pylint: disable=invalid-commit
+
+    @classmethod
+    def tearDownClass(cls):
+        ids = cls.ids
+        with cls.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    "SELECT move_id FROM account_move_line WHERE matter_id = %s"
+                    " UNION SELECT id FROM account_move WHERE matter_id = %s",
+                    ids["matter"],
+                    ids["matter"],
+                )
+            )
+            moves = [row[0] for row in cr.fetchall()]
+            cr.execute(
+                SQL("DELETE FROM payment_transaction WHERE provider_id = %s", ids["provider"])
+            )
+            cr.execute(SQL("DELETE FROM account_move_line WHERE move_id = ANY(%s)", moves))
+            cr.execute(SQL("DELETE FROM account_move WHERE id = ANY(%s)", moves))
+            cr.execute(
+                SQL("DELETE FROM legal_retainer_request WHERE matter_id = %s", ids["matter"])
+            )
+            cr.execute(
+                SQL("DELETE FROM legal_payment_authorization WHERE id = %s", ids["authorization"])
+            )
+            cr.execute(SQL("DELETE FROM payment_token WHERE id = %s", ids["token"]))
+            cr.execute(
+                SQL(
+                    "DELETE FROM account_payment_method_line WHERE payment_provider_id = %s",
+                    ids["provider"],
+                )
+            )
+            cr.execute(SQL("DELETE FROM payment_provider WHERE id = %s", ids["provider"]))
+            cr.execute(SQL("DELETE FROM legal_matter WHERE id = %s", ids["matter"]))
+            cr.execute(SQL("DELETE FROM res_partner WHERE id = %s", ids["client"]))
+        super().tearDownClass()
+
+    def test_two_cron_workers_charge_a_topup_once(self):
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def worker():
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                barrier.wait()
+                try:
+                    retrying(
+                        lambda: env["legal.retainer.request"]._cron_retainer_charge_topups(
+                            auto_commit=False
+                        ),
+                        env,
+                    )
+                    cr.commit()  # pylint: disable=invalid-commit
+                except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                    errors.append(repr(exc))
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        self.assertEqual(errors, [])
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            request = env["legal.retainer.request"].browse(self.ids["request"])
+            self.assertEqual(len(request.transaction_ids), 1, "charged once")
+            self.assertEqual((request.state, request.autocharge_state), ("paid", "charged"))
+            self.assertEqual(request.matter_id.trust_balance, 500.0)
