@@ -262,13 +262,22 @@ class LegalPaymentMethodPortal(CustomerPortal):
             )
         except (AccessError, MissingError):
             return request.redirect("/my")
+        user = request.env.user
         try:
-            auth_sudo.with_user(request.env.user).sudo().action_revoke()
+            auth_sudo.with_user(user).sudo().action_revoke()
         except UserError as exc:
             request.env.cr.rollback()
             return self._legal_render_authorization(
                 auth_sudo, access_token, error=exc.args[0], status=400
             )
+        auth_sudo.message_post(
+            body=request.env._(
+                "Revoked by %(who)s in the client portal, from %(ip)s.",
+                who=(auth_sudo.partner_id if user._is_public() else user.partner_id).display_name,
+                ip=request.httprequest.remote_addr,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
         return request.redirect(
             auth_sudo.get_portal_url() if access_token else auth_sudo.access_url
         )

@@ -280,7 +280,7 @@ class LegalPaymentAuthorization(models.Model):
                     "state": "active",
                     "consent_id": current.id,
                     "consent_text": auth._legal_render_consent(current),
-                    "accepted_by_id": self.env.user.id,
+                    "accepted_by_id": self._legal_acting_user().id,
                     "accepted_partner_id": (partner or self.env.user.partner_id).id,
                     "accepted_date": fields.Datetime.now(),
                     "accepted_ip": (ip_address or "")[:64],
@@ -373,11 +373,17 @@ class LegalPaymentAuthorization(models.Model):
         self.sudo().write(
             {
                 "state": "revoked",
-                "revoked_by_id": self.env.user.id,
+                "revoked_by_id": self._legal_acting_user().id,
                 "revoked_date": fields.Datetime.now(),
             }
         )
         return True
+
+    def _legal_acting_user(self):
+        """Return the user acting, or no user for a client acting through an e-mailed link
+        without signing in (the public user)."""
+        user = self.env.user
+        return self.env["res.users"] if user._is_public() else user
 
     def _legal_lock(self):
         """Lock the authorizations' rows: a revocation and a charge never overlap."""
