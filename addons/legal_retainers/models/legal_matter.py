@@ -199,8 +199,9 @@ class LegalMatter(models.Model):
 
     def _retainer_check_topup(self):
         """Request a top-up of ``minimum balance − available`` for each matter whose
-        available trust funds reached or fell below its trigger, unless a top-up is already open; what
-        other open requests of the matter still ask for is deducted (never ask twice).
+        available trust funds reached or fell below its trigger, unless a top-up is already
+        open; what other open requests of the matter still ask for is deducted (never ask
+        twice).
 
         Runs in the transaction of the outflow that caused it (under the gate's lock of the
         matter), in the daily cron, or when automatic top-ups are turned on; each takes the
