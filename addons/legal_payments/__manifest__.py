@@ -21,6 +21,8 @@
         "views/legal_payment_authorization_views.xml",
         "views/payment_provider_views.xml",
         "views/res_config_settings_views.xml",
+        "views/payment_provider_surcharge_views.xml",
+        "views/payment_surcharge_templates.xml",
     ],
     "demo": ["demo/legal_payments_demo.xml"],
     "assets": {
