@@ -5,12 +5,15 @@ Webhook-driven payments use recorded Stripe balance transactions (the Stripe emu
 none); the card itself is charged by the Stripe emulator."""
 
 import json
+import threading
 
 from lxml import html
+from psycopg2 import errors as pg_errors
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
-from odoo.tests import JsonRpcException, tagged
+from odoo.tests import JsonRpcException, TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
@@ -432,3 +435,163 @@ class TestSurchargePaymentForm(StripeEmulatorCase, SurchargeCase, PaymentHttpCom
                 },
             )
         self.assertEqual(Tx.search_count([]), before)
+
+
+@tagged("post_install", "-at_install")
+class TestSurchargeConcurrency(TransactionCase):
+    """Two payments of one client post-processed at once, each by two workers (webhook inbox,
+    status poll), on committed fixtures removed afterwards: one payment and one surcharge
+    entry per transaction, and one surcharge income account created for the company."""
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            company = env.ref("base.main_company")
+            if not company.chart_template:
+                self.skipTest("the main company has no chart of accounts")
+            journal = env["account.journal"].create(
+                {
+                    "name": "Stripe Surcharge Concurrency",
+                    "code": "STSC",
+                    "type": "bank",
+                    "company_id": company.id,
+                }
+            )
+            provider = env.ref("payment.payment_provider_stripe").copy(
+                {
+                    "name": "Stripe Surcharge Concurrency",
+                    "state": "test",
+                    "journal_id": journal.id,
+                    "company_id": company.id,
+                    "stripe_secret_key": "sk_test_surcharge_concurrency",
+                    "stripe_publishable_key": "pk_test_surcharge_concurrency",
+                    "legal_surcharge_enabled": True,
+                    "legal_surcharge_percent": 3.0,
+                }
+            )
+            partner = env["res.partner"].create({"name": "Surcharge Concurrency Client"})
+            invoices = env["account.move"].create(
+                [
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": partner.id,
+                        "company_id": company.id,
+                        "invoice_line_ids": [
+                            Command.create({"name": "Advice", "quantity": 1, "price_unit": 500.0})
+                        ],
+                    }
+                    for _i in range(2)
+                ]
+            )
+            invoices.invoice_line_ids.tax_ids = False
+            invoices.action_post()
+            txs = env["payment.transaction"]
+            for index, invoice in enumerate(invoices):
+                tx = env["payment.transaction"].create(
+                    {
+                        "provider_id": provider.id,
+                        "payment_method_id": env.ref("payment.payment_method_card").id,
+                        "reference": f"SURCHARGE-CONCURRENCY-{index}",
+                        "amount": invoice.amount_residual,
+                        "currency_id": invoice.currency_id.id,
+                        "partner_id": partner.id,
+                        "operation": "online_direct",
+                        "provider_reference": f"pi_surcharge_concurrency_{index}",
+                        "invoice_ids": [Command.set(invoice.ids)],
+                    }
+                )
+                tx._set_done()
+                tx.legal_fee_state = "none"  # No fee lookup: this test is about the surcharge.
+                txs |= tx
+            Account = env["account.account"].with_company(company)
+            self.ids = {
+                "company": company.id,
+                "journal": journal.id,
+                "provider": provider.id,
+                "partner": partner.id,
+                "invoices": invoices.ids,
+                "txs": txs.ids,
+                "income_before": company.legal_surcharge_account_id.id,
+                "accounts_before": Account.search([]).ids,
+            }
+            company.legal_surcharge_account_id = False  # Created by the first surcharge.
+            cr.commit()  # pylint: disable=invalid-commit
+        self.addCleanup(self._cleanup)
+
+    def _cleanup(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"force_delete": True})
+            ids = self.ids
+            company = env["res.company"].browse(ids["company"])
+            txs = env["payment.transaction"].browse(ids["txs"])
+            env["mail.mail"].search([("subject", "ilike", "SURCHARGE-CONCURRENCY")]).unlink()
+            payments = env["account.payment"].search([("payment_transaction_id", "in", txs.ids)])
+            moves = txs.legal_surcharge_move_id + env["account.move"].browse(ids["invoices"])
+            (moves + payments.move_id).line_ids.remove_move_reconcile()
+            payments.action_draft()
+            payments.unlink()
+            moves.filtered(lambda m: m.state == "posted").button_draft()
+            moves.unlink()
+            txs.unlink()
+            env["payment.provider"].browse(ids["provider"]).unlink()
+            env["account.journal"].browse(ids["journal"]).unlink()
+            env["res.partner"].browse(ids["partner"]).unlink()
+            company.legal_surcharge_account_id = ids["income_before"]
+            created = env["account.account"].with_company(company).search([]) - env[
+                "account.account"
+            ].browse(ids["accounts_before"])
+            created.filtered(lambda a: a.name == "Card surcharges").unlink()
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def _post_process(self, tx_id, barrier, errors):
+        try:
+            barrier.wait()
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                for _attempt in range(10):
+                    try:
+                        env["payment.transaction"].browse(tx_id)._post_process()
+                        cr.commit()  # pylint: disable=invalid-commit
+                        return
+                    except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
+                        cr.rollback()
+                        env.invalidate_all()
+                errors.append(f"{tx_id}: still conflicting after 10 attempts")
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    def test_concurrent_payments_book_one_surcharge_each_and_one_income_account(self):
+        tx_ids = self.ids["txs"]
+        barrier = threading.Barrier(4)
+        errors = []
+        threads = [
+            threading.Thread(target=self._post_process, args=(tx_id, barrier, errors))
+            for tx_id in tx_ids + tx_ids
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        self.assertFalse(errors)
+
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env["res.company"].browse(self.ids["company"])
+            income = company.legal_surcharge_account_id
+            self.assertTrue(income)
+            created = env["account.account"].with_company(company).search(
+                [("name", "=", "Card surcharges")]
+            ) - env["account.account"].browse(self.ids["accounts_before"])
+            self.assertEqual(created, income, "one income account, however many first payments")
+            for tx in env["payment.transaction"].browse(tx_ids):
+                self.assertEqual((tx.amount, tx.legal_surcharge_amount), (515.0, 15.0))
+                payments = env["account.payment"].search([("payment_transaction_id", "=", tx.id)])
+                self.assertEqual(payments.mapped("amount"), [500.0])
+                surcharges = env["account.move"].search(
+                    [("ref", "=", f"Card surcharge {tx.reference}")]
+                )
+                self.assertEqual(surcharges, tx.legal_surcharge_move_id)
+                self.assertEqual(surcharges.state, "posted")
+                self.assertIn(income, surcharges.line_ids.account_id)
+                self.assertEqual(tx.invoice_ids.payment_state, "paid")
