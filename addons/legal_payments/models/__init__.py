@@ -8,6 +8,3 @@ from . import payment_provider
 from . import payment_transaction
 from . import res_company
 from . import res_config_settings
-from . import payment_provider_surcharge
-from . import payment_transaction_surcharge
-from . import res_company_surcharge
