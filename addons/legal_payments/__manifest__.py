@@ -21,6 +21,8 @@
         "views/legal_payment_authorization_views.xml",
         "views/payment_provider_views.xml",
         "views/res_config_settings_views.xml",
+        "views/payment_provider_surcharge_views.xml",
+        "views/payment_surcharge_templates.xml",
         "data/mail_template_authorization.xml",
         "views/portal_payment_method_templates.xml",
         "views/res_partner_views.xml",
