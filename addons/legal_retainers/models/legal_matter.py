@@ -241,7 +241,10 @@ class LegalMatter(models.Model):
                     )
             except UniqueViolation:
                 continue  # another transaction opened it meanwhile
-            authorization = request._retainer_find_authorization()
+            # A matter whose top-ups the lawyer reviews first is never charged unreviewed.
+            authorization = (
+                matter.retainer_send_mode == "auto" and request._retainer_find_authorization()
+            )
             if authorization:
                 # Charged by the cron, after this transaction commits; e-mailed if it fails.
                 request.write(

@@ -89,6 +89,16 @@ class TestRetainerAutomaticCharge(StripeEmulatorCase):
         self.assertEqual(len(request.transaction_ids), 1)
         self.assertEqual(self.matter.trust_balance, 500.0)
 
+    def test_topup_of_a_matter_in_review_mode_waits_for_the_lawyer(self):
+        self._authorize()
+        self.matter.retainer_send_mode = "review"
+        request = self._topup()
+        self.assertEqual(request.state, "draft")
+        self.assertFalse(request.autocharge_state)
+        self.assertTrue(request.activity_ids, "the lawyer is asked to review it")
+        request._cron_retainer_charge_topups(auto_commit=False)
+        self.assertFalse(request.transaction_ids, "nothing charged before the review")
+
     def test_declined_charge_falls_back_to_the_emailed_request(self):
         self._authorize(CARD_DECLINED)
         request = self._topup()
