@@ -50,3 +50,11 @@ PAYMENT_INTENT_STATUS_RANK = {
 
 # Stripe payment method types that settle later (the transaction stays pending).
 DELAYED_PAYMENT_METHOD_TYPES = ("us_bank_account",)
+
+# Payment plans: days after the first failed attempt at which a failed instalment charge is
+# retried (three retries over a week), after which the client gets a pay link.
+PLAN_RETRY_DAYS = (1, 3, 7)
+
+# Payment plans: the client's authorization to charge ends this many days after the last due
+# date, so that the last instalment's retries are covered.
+PLAN_AUTHORIZATION_GRACE_DAYS = 7

@@ -579,6 +579,8 @@ class PaymentTransaction(models.Model):
         Overridden where a charge has a more precise purpose (a payment plan instalment).
         """
         self.ensure_one()
+        if self.legal_plan_instalment_id:
+            return "payment_plan", None, self.legal_plan_instalment_id.plan_id
         if self.legal_matter_id:
             return "trust_topup", self.legal_matter_id, None
         return "invoices", None, None
@@ -612,3 +614,15 @@ class PaymentTransaction(models.Model):
         """Override of `payment` to check the authorization before any token charge."""
         self._legal_check_authorization()
         return super()._send_payment_request()
+
+    # === PAYMENT PLANS === #
+
+    legal_plan_instalment_id = fields.Many2one(
+        string="Payment Plan Instalment",
+        comodel_name="legal.payment.plan.instalment",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The instalment of a payment plan this payment pays.",
+    )
