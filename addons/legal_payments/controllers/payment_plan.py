@@ -96,8 +96,8 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
                 "plan": plan_sudo,
                 "page_name": "payment_plan",
                 "is_client": is_client,
-                "tokens": tokens,
-                "token": token,
+                "saved_methods": tokens,
+                "chosen_method": token,
                 "consent_text": consent_text,
                 "message": message,
                 "error": error,
@@ -126,7 +126,8 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
         token = request.env["payment.token"].sudo().browse(self._cast_as_int(token_id)).exists()
         query = {"access_token": plan_sudo.access_token}
         try:
-            plan_sudo._legal_accept(
+            # As the client (recorded as who accepted), with the rights to record it.
+            plan_sudo.with_user(user).sudo()._legal_accept(
                 token,
                 ip_address=request.httprequest.remote_addr,
                 user_agent=request.httprequest.user_agent.string,

@@ -641,9 +641,16 @@ class LegalPaymentPlan(models.Model):
         :param bool auto_commit: commit after each instalment (cron); False inside tests
         """
         Instalment = self.env["legal.payment.plan.instalment"].sudo()
-        self.sudo().search([("state", "=", "running")])._legal_rebalance()
-        if auto_commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
+        for plan in self.sudo().search([("state", "=", "running")]):
+            # Instalments reaching their due date become due; payments made outside the plan
+            # are counted.
+            try:
+                with self.env.cr.savepoint():
+                    plan._legal_rebalance()
+            except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
+                _logger.info("payment plan %s is being updated by another run", plan.name)
+            if auto_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
         instalment_ids = Instalment.search(Instalment._legal_chargeable_domain()).ids
         for instalment_id in instalment_ids:
             instalment = Instalment.browse(instalment_id)

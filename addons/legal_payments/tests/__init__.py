@@ -13,3 +13,4 @@ from . import test_payment_plan
 from . import test_payment_plan_charges
 from . import test_payment_plan_portal
 from . import test_payment_plan_concurrency
+from . import test_payment_plan_tour

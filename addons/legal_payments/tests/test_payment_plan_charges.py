@@ -12,7 +12,9 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.fields import Command
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
+from ..const import STRIPE_API_BASE_PARAM
 from .test_stripe_emulator_flows import CARD_DECLINED, CARD_OK, StripeEmulatorCase
 
 
@@ -209,3 +211,21 @@ class TestPaymentPlanCharges(PaymentPlanStripeCase):
         with freeze_time(self.today + timedelta(days=70)):
             self._run_cron()
         self.assertEqual(len(plan.instalment_ids.transaction_ids), 1)
+
+    def test_unreachable_provider_is_a_failed_attempt_retried_the_next_day(self):
+        plan = self._running_plan(self._token())
+        first = plan.instalment_ids[0]
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(STRIPE_API_BASE_PARAM, "http://127.0.0.1:9")  # nothing listens
+        with mute_logger("odoo.addons.legal_payments.models.payment_provider"):
+            self._run_cron()
+        self.assertEqual(first.attempt_ids.state, "failed")
+        self.assertIn("connection", first.last_error)
+        self.assertEqual(first.transaction_ids.state, "error")
+        self.assertEqual(first.next_attempt_date, self.today + timedelta(days=1))
+        params.set_param(STRIPE_API_BASE_PARAM, self.emulator_base)
+        with freeze_time(self.today + timedelta(days=1)):
+            self._run_cron()
+        self.assertEqual(first.state, "paid")
+        self.assertEqual(first.attempt_ids.mapped("state"), ["failed", "done"])
+        self.assertEqual(self.invoice_900.amount_residual, 600.0)

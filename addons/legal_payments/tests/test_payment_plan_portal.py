@@ -23,10 +23,19 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.demo = cls.env.ref("payment.payment_provider_demo", raise_if_not_found=False)
-        if not cls.demo or cls.demo.module_id.state != "installed":
+        demo = cls.env.ref("payment.payment_provider_demo", raise_if_not_found=False)
+        if not demo or demo.sudo().module_id.state != "installed":
             raise AssertionError("payment_demo must be installed: run through scripts/test")
-        cls.demo.write({"state": "test", "is_published": True, "journal_id": cls.operating_bank.id})
+        # Odoo's demo provider, in the test company, paying into an operating bank journal.
+        cls.demo = demo.sudo().copy(
+            {
+                "name": "Demo (plans)",
+                "company_id": cls.env.company.id,
+                "state": "test",
+                "is_published": True,
+                "journal_id": cls.operating_bank.id,
+            }
+        )
         cls.today = fields.Date.context_today(cls.env.user)
         cls.invoice_900 = cls.init_invoice(
             "out_invoice",
@@ -57,6 +66,8 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
                     "login": login,
                     "password": f"{login}-pass-1234",
                     "partner_id": partner.id,
+                    "company_id": cls.env.company.id,
+                    "company_ids": [Command.set(cls.env.company.ids)],
                     "groups_id": [Command.set(portal.ids)],
                 }
             )
@@ -115,7 +126,9 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         self.assertIn("300.00", page.text)
         self.assertIn(self.token_a.display_name, page.text)
         self.assertNotIn(self.token_b.display_name, page.text)
-        self.assertIn("I, Client Ann, authorize", page.text, "the consent text to accept")
+        self.assertIn(
+            f"I, {self.client_partner.name}, authorize", page.text, "the consent text to accept"
+        )
         response = self._accept_as("plan_portal_a", plan, self.token_a)
         self.assertEqual(response.status_code, 303)
         self.assertIn("message=accepted", response.headers["Location"])
@@ -125,7 +138,7 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         self.assertEqual(auth.accepted_by_id, self.portal_a)
         self.assertTrue(auth.accepted_ip)
         self.assertTrue(auth.accepted_user_agent)
-        self.assertIn("Client Ann", auth.consent_text)
+        self.assertIn(self.client_partner.name, auth.consent_text)
         listing = self.url_open("/my/payment_plans")
         self.assertIn(plan.name, listing.text)
 
