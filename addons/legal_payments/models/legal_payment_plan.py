@@ -661,6 +661,12 @@ class LegalPaymentPlan(models.Model):
                 # Charged meanwhile by another run: the next run sees it.
                 _logger.info("instalment %s is being charged by another run", instalment_id)
                 tx = None
+            except Exception:  # noqa: BLE001 - the next run retries the same attempt
+                # Everything of this instalment is rolled back, its attempt row included: the
+                # next run makes the same attempt again, with the same reference, hence the
+                # same idempotency key (Stripe answers it once).
+                _logger.exception("charging instalment %s failed", instalment_id)
+                tx = None
             if auto_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             if tx and tx.state == "done" and not tx.is_post_processed:

@@ -33,7 +33,9 @@ class LegalPaymentPlanInstalment(models.Model):
         index=True,
         ondelete="cascade",
     )
-    sequence = fields.Integer(string="No.", default=1)
+    sequence = fields.Integer(
+        string="No.", help="Numbered in the order of the due dates when sent to the client."
+    )
     company_id = fields.Many2one(related="plan_id.company_id", store=True, index=True)
     partner_id = fields.Many2one(related="plan_id.partner_id", store=True, string="Client")
     currency_id = fields.Many2one(related="plan_id.currency_id")
@@ -138,6 +140,19 @@ class LegalPaymentPlanInstalment(models.Model):
             )
 
     # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        last = {}
+        for vals in vals_list:
+            if not vals.get("sequence") and vals.get("plan_id"):
+                plan_id = vals["plan_id"]
+                if plan_id not in last:
+                    plan = self.env["legal.payment.plan"].browse(plan_id)
+                    last[plan_id] = max(plan.instalment_ids.mapped("sequence"), default=0)
+                last[plan_id] += 1
+                vals["sequence"] = last[plan_id]
+        return super().create(vals_list)
 
     def write(self, vals):
         if {"amount", "due_date"} & set(vals) and any(

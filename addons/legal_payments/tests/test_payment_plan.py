@@ -119,3 +119,37 @@ class TestPaymentPlanSchedule(PaymentPlanCommon):
         other = self._invoice(100.0, partner=self.env["res.partner"].create({"name": "Bob"}))
         with self.assertRaisesRegex(UserError, "one client"):
             self.env["legal.payment.plan"].action_create_from_invoices(self.invoice + other)
+
+    def test_plan_authorization_names_a_plan_of_its_client(self):
+        token = self.env["payment.token"].create(
+            {
+                "provider_id": self.stripe.id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "partner_id": self.client_partner.id,
+                "payment_details": "4242",
+                "provider_ref": "cus_plan_test",
+                "stripe_payment_method": "pm_plan_test",
+            }
+        )
+        bob = self.env["res.partner"].create({"name": "Client Bob"})
+        plan = self._plan()
+        bob_plan = self.env["legal.payment.plan"].create(
+            {
+                "partner_id": bob.id,
+                "invoice_ids": [Command.set(self._invoice(80.0, partner=bob).ids)],
+            }
+        )
+        Authorization = self.env["legal.payment.authorization"]
+        values = {
+            "partner_id": self.client_partner.id,
+            "token_id": token.id,
+            "scope": "payment_plan",
+            "max_amount": 200.0,
+        }
+        with self.assertRaisesRegex(ValidationError, "names its plan"):
+            Authorization.create(values)
+        with self.assertRaisesRegex(ValidationError, "another client"):
+            Authorization.create({**values, "plan_id": bob_plan.id})
+        with self.assertRaisesRegex(ValidationError, "Only a payment plan"):
+            Authorization.create({**values, "scope": "invoices", "plan_id": plan.id})
+        self.assertEqual(Authorization.create({**values, "plan_id": plan.id}).plan_id, plan)
