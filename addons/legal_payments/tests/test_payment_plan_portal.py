@@ -141,6 +141,10 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         self.assertIn(self.client_partner.name, auth.consent_text)
         listing = self.url_open("/my/payment_plans")
         self.assertIn(plan.name, listing.text)
+        home = self.url_open("/my/home")
+        self.assertIn("/my/payment_plans", home.text)
+        counters = self.make_jsonrpc_request("/my/counters", {"counters": ["payment_plan_count"]})
+        self.assertEqual(counters["payment_plan_count"], 1)
 
     def test_client_pays_a_future_instalment_and_it_is_not_charged_again(self):
         plan = self._sent_plan()
