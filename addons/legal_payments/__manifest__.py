@@ -21,6 +21,8 @@
         "views/legal_payment_authorization_views.xml",
         "views/payment_provider_views.xml",
         "views/res_config_settings_views.xml",
+        "views/payment_provider_surcharge_views.xml",
+        "views/payment_surcharge_templates.xml",
         "data/legal_payment_plan_data.xml",
         "views/legal_payment_plan_views.xml",
         "views/portal_payment_plan_templates.xml",

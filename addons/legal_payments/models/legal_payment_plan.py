@@ -563,7 +563,7 @@ class LegalPaymentPlan(models.Model):
             lambda tx: tx.state in ("pending", "authorized")
             or (tx.state == "done" and not tx.payment_id)
         )
-        return sum(txs.mapped("amount"))
+        return sum(txs._legal_plan_amounts())
 
     def _legal_rebalance(self):
         """Make the open instalments add up to what is still due on the invoices.

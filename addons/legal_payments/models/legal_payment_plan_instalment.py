@@ -110,14 +110,20 @@ class LegalPaymentPlanInstalment(models.Model):
 
     # === COMPUTE METHODS === #
 
-    @api.depends("amount", "amount_outside", "transaction_ids.state", "transaction_ids.amount")
+    @api.depends(
+        "amount",
+        "amount_outside",
+        "transaction_ids.state",
+        "transaction_ids.amount",
+        "transaction_ids.legal_surcharge_amount",
+    )
     def _compute_amounts(self):
         for inst in self:
             currency = inst.currency_id
             txs = inst.transaction_ids.filtered(lambda tx: tx.operation != "refund")
-            paid = sum(txs.filtered(lambda tx: tx.state == "done").mapped("amount"))
+            paid = sum(txs.filtered(lambda tx: tx.state == "done")._legal_plan_amounts())
             in_progress = sum(
-                txs.filtered(lambda tx: tx.state in ("pending", "authorized")).mapped("amount")
+                txs.filtered(lambda tx: tx.state in ("pending", "authorized"))._legal_plan_amounts()
             )
             inst.amount_paid = currency.round(paid)
             inst.amount_in_progress = currency.round(in_progress)

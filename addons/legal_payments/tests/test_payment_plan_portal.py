@@ -200,6 +200,35 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         self.assertEqual(self.invoice_900.amount_residual, 0.0)
         self.assertEqual(plan.state, "done")
 
+    def test_card_surcharge_of_a_portal_payment_is_not_counted_as_paid_on_the_plan(self):
+        self.demo.write({"legal_surcharge_enabled": True, "legal_surcharge_percent": 3.0})
+        plan = self._sent_plan()
+        plan._legal_accept(self.token_a)
+        third = plan.instalment_ids[-1]
+        self.authenticate("plan_portal_a", "plan_portal_a-pass-1234")
+        self.make_jsonrpc_request(
+            f"/legal/plan/transaction/{third.id}",
+            {
+                "access_token": self._generate_test_access_token(
+                    self.client_partner.id, 300.0, self.currency.id
+                ),
+                "amount": 300.0,
+                "provider_id": self.demo.id,
+                "payment_method_id": self.env.ref("payment.payment_method_card").id,
+                "token_id": None,
+                "flow": "direct",
+                "tokenization_requested": False,
+                "landing_route": plan.get_portal_url(),
+            },
+        )
+        tx = third.transaction_ids
+        self.assertEqual((tx.amount, tx.legal_surcharge_amount), (309.0, 9.0))
+        tx._set_done()
+        tx._post_process()
+        self.assertEqual((third.amount_paid, third.amount_due, third.state), (300.0, 0.0, "paid"))
+        self.assertEqual(self.invoice_900.amount_residual, 600.0)
+        self.assertEqual(plan.instalment_ids.mapped("amount_due"), [300.0, 300.0, 0.0])
+
     @mute_logger("odoo.http")
     def test_another_clients_plan_cannot_be_opened_accepted_paid_nor_read(self):
         plan_a = self._sent_plan()
