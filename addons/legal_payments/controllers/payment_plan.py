@@ -84,10 +84,12 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
         )
         tokens = token = request.env["payment.token"]
         consent_text = False
+        consent = request.env["legal.payment.consent"]
         if plan_sudo.state == "awaiting" and is_client:
             tokens = plan_sudo._legal_acceptable_tokens()
             token = tokens.filtered(lambda t: t.id == self._cast_as_int(token_id)) or tokens[:1]
             if token:
+                consent = consent._legal_current(plan_sudo.company_id)
                 consent_text = plan_sudo._legal_consent_preview(token)
         values = self._get_page_view_values(
             plan_sudo,
@@ -99,6 +101,7 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
                 "saved_methods": tokens,
                 "chosen_method": token,
                 "consent_text": consent_text,
+                "consent": consent,
                 "message": message,
                 "error": error,
             },
@@ -114,8 +117,11 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
         auth="user",
         website=True,
     )
-    def portal_accept_payment_plan(self, plan_id, token_id=None, access_token=None, **kw):
-        """The client accepts the plan with one of their saved payment methods."""
+    def portal_accept_payment_plan(
+        self, plan_id, token_id=None, access_token=None, consent_id=None, **kw
+    ):
+        """The client accepts the plan with one of their saved payment methods, under the
+        consent text version they read."""
         plan_sudo = self._legal_plan_sudo(plan_id, access_token)
         user = request.env.user
         if (
@@ -124,6 +130,12 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
         ):
             return request.redirect("/my")
         token = request.env["payment.token"].sudo().browse(self._cast_as_int(token_id)).exists()
+        consent = (
+            request.env["legal.payment.consent"]
+            .sudo()
+            .browse(self._cast_as_int(consent_id))
+            .exists()
+        )
         query = {"access_token": plan_sudo.access_token}
         try:
             # As the client (recorded as who accepted), with the rights to record it.
@@ -131,6 +143,7 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
                 token,
                 ip_address=request.httprequest.remote_addr,
                 user_agent=request.httprequest.user_agent.string,
+                consent=consent or None,
             )
             query["message"] = "accepted"
         except UserError as exc:

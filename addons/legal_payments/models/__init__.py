@@ -8,6 +8,8 @@ from . import payment_provider
 from . import payment_transaction
 from . import res_company
 from . import res_config_settings
+from . import payment_token
+from . import res_partner
 from . import account_move_line
 from . import legal_payment_plan
 from . import legal_payment_plan_instalment

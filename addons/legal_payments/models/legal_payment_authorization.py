@@ -1,8 +1,25 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
+import math
+
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_amount, format_date
+
+#: Set only by the client's confirmation, a revocation or the expiry, never by hand.
+CONSENT_FIELDS = {
+    "state",
+    "consent_id",
+    "consent_text",
+    "accepted_by_id",
+    "accepted_partner_id",
+    "accepted_date",
+    "accepted_ip",
+    "accepted_user_agent",
+    "revoked_by_id",
+    "revoked_date",
+    "confirmation_sent_date",
+}
 
 
 class LegalPaymentAuthorization(models.Model):
@@ -98,6 +115,17 @@ class LegalPaymentAuthorization(models.Model):
     accepted_by_id = fields.Many2one(
         string="Accepted By", comodel_name="res.users", readonly=True, copy=False
     )
+    accepted_partner_id = fields.Many2one(
+        string="Accepted By (Contact)",
+        comodel_name="res.partner",
+        readonly=True,
+        copy=False,
+        help="The person who accepted: the signed-in client, or the contact the confirmation "
+        "link was e-mailed to.",
+    )
+    confirmation_sent_date = fields.Datetime(
+        string="Confirmation Link Sent On", readonly=True, copy=False
+    )
     accepted_date = fields.Datetime(string="Accepted On", readonly=True, copy=False)
     accepted_ip = fields.Char(string="IP Address", readonly=True, copy=False)
     accepted_user_agent = fields.Char(string="User Agent", readonly=True, copy=False)
@@ -167,6 +195,7 @@ class LegalPaymentAuthorization(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._legal_check_consent_fields(vals)
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code(
                     "legal.payment.authorization"
@@ -174,6 +203,7 @@ class LegalPaymentAuthorization(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        self._legal_check_consent_fields(vals)
         frozen = {"partner_id", "token_id", "scope", "matter_id", "currency_id", "max_amount"}
         frozen |= {"date_start", "date_end"}
         frozen |= {"plan_id"}
@@ -185,6 +215,20 @@ class LegalPaymentAuthorization(models.Model):
                 )
             )
         return super().write(vals)
+
+    def _legal_check_consent_fields(self, vals):
+        """Refuse to set the state or the record of the client's consent directly: only the
+        client's confirmation (`_legal_accept`), a revocation and the expiry set them.
+
+        :raise AccessError: when a user (not the system) sets one of these fields
+        """
+        if not self.env.su and CONSENT_FIELDS & set(vals):
+            raise AccessError(
+                _(
+                    "The status and the client's consent of an authorization to charge are "
+                    "recorded only when the client confirms it, or when it is revoked."
+                )
+            )
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_accepted(self):
@@ -212,32 +256,135 @@ class LegalPaymentAuthorization(models.Model):
             scope=scope,
             maximum=format_amount(self.env, self.max_amount, self.currency_id),
             start=format_date(self.env, self.date_start),
-            end=format_date(self.env, self.date_end) if self.date_end else _("until revoked"),
+            end=(
+                _("to %s", format_date(self.env, self.date_end))
+                if self.date_end
+                else _("until revoked")
+            ),
         )
 
-    def _legal_accept(self, ip_address=None, user_agent=None):
+    def _legal_consent_to_show(self):
+        """Return the consent version and text the client reads for this authorization: the
+        words accepted once it is accepted, else the current version rendered for its terms."""
+        self.ensure_one()
+        if self.accepted_date:
+            return self.consent_id, self.consent_text
+        consent = self.env["legal.payment.consent"]._legal_current(self.company_id)
+        return consent, self._legal_render_consent(consent)
+
+    def _legal_accept(self, ip_address=None, user_agent=None, consent=None, partner=None):
         """Record the client's acceptance: who, when, from where, and the exact words read.
 
         :param str ip_address: the client's IP address
         :param str user_agent: the client's browser user agent
-        :raise UserError: when the authorization is not awaiting confirmation
+        :param consent: the `legal.payment.consent` version shown to the client; when given and
+            no longer the current one, nothing is accepted (the client must read the new text)
+        :param partner: the `res.partner` who accepted (default: the current user's)
+        :raise UserError: when the authorization is not awaiting confirmation, has ended, or
+            the consent text changed since it was shown
         """
+        today = fields.Date.context_today(self)
         for auth in self:
             if auth.state != "awaiting":
                 raise UserError(_("Authorization %s is not awaiting confirmation.", auth.name))
-            consent = self.env["legal.payment.consent"]._legal_current(auth.company_id)
+            if auth.date_end and auth.date_end < today:
+                raise UserError(_("Authorization %s has expired.", auth.name))
+            current = self.env["legal.payment.consent"]._legal_current(auth.company_id)
+            if consent is not None and consent != current:
+                raise UserError(
+                    _(
+                        "The wording of the authorization changed while you were reading it: "
+                        "please read the new text and confirm again."
+                    )
+                )
             auth.sudo().write(
                 {
                     "state": "active",
-                    "consent_id": consent.id,
-                    "consent_text": auth._legal_render_consent(consent),
-                    "accepted_by_id": self.env.user.id,
+                    "consent_id": current.id,
+                    "consent_text": auth._legal_render_consent(current),
+                    "accepted_by_id": self._legal_acting_user().id,
+                    "accepted_partner_id": (partner or self.env.user.partner_id).id,
                     "accepted_date": fields.Datetime.now(),
                     "accepted_ip": (ip_address or "")[:64],
                     "accepted_user_agent": (user_agent or "")[:512],
                 }
             )
+            auth.sudo().message_post(
+                body=_(
+                    "Confirmed by %(who)s from %(ip)s.",
+                    who=(partner or self.env.user.partner_id).display_name,
+                    ip=ip_address or _("an unknown address"),
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
         return True
+
+    def action_legal_send_confirmation(self):
+        """E-mail the client a link to read the consent text and confirm the authorization.
+
+        The link carries the authorization's portal access token: it does not expire by
+        itself; the authorization's own end date and state govern what the page allows.
+
+        :raise UserError: when the authorization is not awaiting confirmation or the client
+            has no e-mail address
+        """
+        if not self.env.user._is_internal():
+            raise AccessError(_("Only the firm sends confirmation links."))
+        template = self.env.ref("legal_payments.mail_template_authorization_confirmation")
+        for auth in self:
+            if auth.state != "awaiting":
+                raise UserError(_("Authorization %s is not awaiting confirmation.", auth.name))
+            if not auth.partner_id.email:
+                raise UserError(
+                    _("%s has no e-mail address to send the link to.", auth.partner_id.name)
+                )
+            auth._portal_ensure_token()
+            template.send_mail(auth.id, email_layout_xmlid="mail.mail_notification_light")
+            auth.sudo().confirmation_sent_date = fields.Datetime.now()
+            auth.message_post(
+                body=_("Confirmation link sent to %s.", auth.partner_id.email_formatted),
+                subtype_xmlid="mail.mt_note",
+            )
+        return True
+
+    @api.model
+    def _legal_create_for_client(self, token, scope, max_amount, matter=None, date_end=None):
+        """Create the authorization a client asks for in the portal, awaiting their consent.
+
+        :param token: the client's `payment.token` to charge
+        :param str scope: ``invoices`` or ``trust_topup``
+        :param float max_amount: the maximum per charge
+        :param matter: for ``trust_topup``, one of the client's `legal.matter`
+        :param date end: the optional end date
+        :return: the new `legal.payment.authorization`, sudoed
+        :raise UserError: on invalid terms; nothing is created
+        """
+        if not token.active:
+            raise UserError(_("This payment method was removed."))
+        if scope not in ("invoices", "trust_topup"):
+            raise UserError(_("Choose what the charges are for: invoices or trust top-ups."))
+        if not max_amount or not math.isfinite(max_amount) or max_amount <= 0:
+            raise UserError(_("The maximum per charge must be positive."))
+        if scope == "trust_topup" and not matter:
+            raise UserError(_("Choose the matter whose trust top-ups may be charged."))
+        today = fields.Date.context_today(self)
+        if date_end and date_end < today:
+            raise UserError(_("The end date cannot be in the past."))
+        client = token.partner_id.commercial_partner_id
+        company = token.company_id or self.env.company
+        return self.sudo().create(
+            {
+                "partner_id": client.id,
+                "token_id": token.id,
+                "scope": scope,
+                "matter_id": matter.id if scope == "trust_topup" else False,
+                "company_id": company.id,
+                "currency_id": (matter.currency_id if matter else company.currency_id).id,
+                "max_amount": max_amount,
+                "date_start": today,
+                "date_end": date_end or False,
+            }
+        )
 
     def action_revoke(self):
         """Revoke the authorization: no further charge may rely on it."""
@@ -248,11 +395,17 @@ class LegalPaymentAuthorization(models.Model):
         self.sudo().write(
             {
                 "state": "revoked",
-                "revoked_by_id": self.env.user.id,
+                "revoked_by_id": self._legal_acting_user().id,
                 "revoked_date": fields.Datetime.now(),
             }
         )
         return True
+
+    def _legal_acting_user(self):
+        """Return the user acting, or no user for a client acting through an e-mailed link
+        without signing in (the public user)."""
+        user = self.env.user
+        return self.env["res.users"] if user._is_public() else user
 
     def _legal_lock(self):
         """Lock the authorizations' rows: a revocation and a charge never overlap."""
@@ -353,6 +506,6 @@ class LegalPaymentAuthorization(models.Model):
     def _cron_expire(self):
         """Mark the authorizations whose end date has passed as expired."""
         today = fields.Date.context_today(self)
-        self.search([("state", "in", ("awaiting", "active")), ("date_end", "<", today)]).write(
-            {"state": "expired"}
-        )
+        self.sudo().search(
+            [("state", "in", ("awaiting", "active")), ("date_end", "<", today)]
+        ).write({"state": "expired"})

@@ -508,7 +508,7 @@ class LegalPaymentPlan(models.Model):
         consent = self.env["legal.payment.consent"]._legal_current(self.company_id)
         return authorization._legal_render_consent(consent)
 
-    def _legal_accept(self, token, ip_address=None, user_agent=None):
+    def _legal_accept(self, token, ip_address=None, user_agent=None, consent=None):
         """The client accepts the plan and authorizes charging ``token`` for its instalments.
 
         Creates and accepts an authorization to charge (scope "One Payment Plan", at most the
@@ -518,6 +518,8 @@ class LegalPaymentPlan(models.Model):
         :param token: the client's `payment.token` to charge
         :param str ip_address: the client's IP address
         :param str user_agent: the client's browser
+        :param consent: the `legal.payment.consent` version the client read, if known: when
+            it is no longer the current one, nothing is accepted
         :return: the accepted `legal.payment.authorization`
         :raise UserError: the plan is not awaiting acceptance, the payment method is not one
             of the client's, or an invoice was paid or planned meanwhile
@@ -536,7 +538,7 @@ class LegalPaymentPlan(models.Model):
         )
         # Accepted as the client: `accepted_by_id` is the user at the keyboard.
         authorization.with_user(self.env.user).sudo()._legal_accept(
-            ip_address=ip_address, user_agent=user_agent
+            ip_address=ip_address, user_agent=user_agent, consent=consent
         )
         plan.write({"state": "running", "authorization_id": authorization.id})
         plan.instalment_ids._legal_update_state()

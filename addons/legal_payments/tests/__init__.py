@@ -10,6 +10,8 @@ from . import test_http_routes
 from . import test_pay_now_tour
 from . import test_payment_authorization
 from . import test_surcharge
+from . import test_payment_methods
+from . import test_authorization_portal
 from . import test_payment_plan
 from . import test_payment_plan_charges
 from . import test_payment_plan_portal

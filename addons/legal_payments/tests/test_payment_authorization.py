@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from freezegun import freeze_time
+
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
@@ -86,14 +88,22 @@ class TestPaymentAuthorization(StripeEmulatorCase):
 
     def test_expired_authorization_blocks_the_charge(self):
         today = fields.Date.context_today(self.env.user)
+        auth = self._authorization(date_end=today + timedelta(days=30))
+        auth._legal_accept()
+        with freeze_time(today + timedelta(days=31)):
+            with self.assertRaisesRegex(UserError, "expired"):
+                self._charge()
+            auth._cron_expire()
+        self.assertEqual(auth.state, "expired")
+
+    def test_ended_authorization_cannot_be_accepted(self):
+        today = fields.Date.context_today(self.env.user)
         auth = self._authorization(
             date_start=today - timedelta(days=30), date_end=today - timedelta(days=1)
         )
-        auth._legal_accept()
         with self.assertRaisesRegex(UserError, "expired"):
-            self._charge()
-        auth._cron_expire()
-        self.assertEqual(auth.state, "expired")
+            auth._legal_accept()
+        self.assertEqual(auth.state, "awaiting")
 
     def test_accepted_terms_are_frozen(self):
         auth = self._authorization()

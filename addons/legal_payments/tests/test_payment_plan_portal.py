@@ -106,15 +106,16 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         plan.action_send()
         return plan
 
-    def _accept_as(self, login, plan, token):
+    def _accept_as(self, login, plan, token, consent=None):
+        data = {
+            "csrf_token": http.Request.csrf_token(self),
+            "token_id": token.id,
+            "access_token": plan.access_token,
+        }
+        if consent:
+            data["consent_id"] = consent.id
         return self.url_open(
-            f"/my/payment_plans/{plan.id}/accept",
-            data={
-                "csrf_token": http.Request.csrf_token(self),
-                "token_id": token.id,
-                "access_token": plan.access_token,
-            },
-            allow_redirects=False,
+            f"/my/payment_plans/{plan.id}/accept", data=data, allow_redirects=False
         )
 
     def test_client_accepts_the_plan_in_the_portal_with_a_saved_method(self):
@@ -129,7 +130,20 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         self.assertIn(
             f"I, {self.client_partner.name}, authorize", page.text, "the consent text to accept"
         )
-        response = self._accept_as("plan_portal_a", plan, self.token_a)
+        shown = self.env["legal.payment.consent"]._legal_current(plan.company_id)
+        self.assertIn(f'name="consent_id" value="{shown.id}"', page.text)
+        # The firm publishes new wording while the client reads: nothing is accepted.
+        newer = self.env["legal.payment.consent"].create(
+            {
+                "name": "plans-v2",
+                "company_id": plan.company_id.id,
+                "body": "I, {client}, authorize {firm}: {method} {scope} {maximum} {start} {end}",
+            }
+        )
+        response = self._accept_as("plan_portal_a", plan, self.token_a, consent=shown)
+        self.assertIn("error=", response.headers["Location"])
+        self.assertEqual(plan.state, "awaiting")
+        response = self._accept_as("plan_portal_a", plan, self.token_a, consent=newer)
         self.assertEqual(response.status_code, 303)
         self.assertIn("message=accepted", response.headers["Location"])
         auth = plan.authorization_id

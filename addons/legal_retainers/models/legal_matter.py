@@ -241,7 +241,17 @@ class LegalMatter(models.Model):
                     )
             except UniqueViolation:
                 continue  # another transaction opened it meanwhile
-            if matter.retainer_send_mode == "auto":
+            authorization = request._retainer_find_authorization()
+            if authorization:
+                # Charged by the cron, after this transaction commits; e-mailed if it fails.
+                request.write(
+                    {
+                        "autocharge_authorization_id": authorization.id,
+                        "autocharge_state": "pending",
+                    }
+                )
+                self.env.ref("legal_retainers.ir_cron_retainer_topup_charges")._trigger()
+            elif matter.retainer_send_mode == "auto":
                 request.action_send()
             else:
                 request.activity_schedule(
