@@ -26,6 +26,9 @@
         "data/mail_template_authorization.xml",
         "views/portal_payment_method_templates.xml",
         "views/res_partner_views.xml",
+        "data/legal_payment_plan_data.xml",
+        "views/legal_payment_plan_views.xml",
+        "views/portal_payment_plan_templates.xml",
     ],
     "demo": ["demo/legal_payments_demo.xml"],
     "assets": {

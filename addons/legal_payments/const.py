@@ -56,3 +56,11 @@ MAX_SURCHARGE_PERCENT = 10.0
 
 # Operations where the client pays from the payment form, having seen the card surcharge.
 SURCHARGED_OPERATIONS = ("online_redirect", "online_direct", "online_token")
+
+# Payment plans: days after the first failed attempt at which a failed instalment charge is
+# retried (three retries over a week), after which the client gets a pay link.
+PLAN_RETRY_DAYS = (1, 3, 7)
+
+# Payment plans: the client's authorization to charge ends this many days after the last due
+# date, so that the last instalment's retries are covered.
+PLAN_AUTHORIZATION_GRACE_DAYS = 7

@@ -10,3 +10,7 @@ from . import res_company
 from . import res_config_settings
 from . import payment_token
 from . import res_partner
+from . import account_move_line
+from . import legal_payment_plan
+from . import legal_payment_plan_instalment
+from . import legal_payment_plan_attempt

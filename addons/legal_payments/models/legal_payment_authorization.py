@@ -133,6 +133,13 @@ class LegalPaymentAuthorization(models.Model):
         string="Revoked By", comodel_name="res.users", readonly=True, copy=False
     )
     revoked_date = fields.Datetime(string="Revoked On", readonly=True, copy=False)
+    plan_id = fields.Many2one(
+        string="Payment Plan",
+        comodel_name="legal.payment.plan",
+        index="btree_not_null",
+        check_company=True,
+        help="For a payment plan: the only plan whose instalments may be charged.",
+    )
     transaction_ids = fields.One2many(
         string="Charges",
         comodel_name="payment.transaction",
@@ -169,6 +176,20 @@ class LegalPaymentAuthorization(models.Model):
             elif auth.matter_id:
                 raise ValidationError(_("Only a trust top-up authorization names a matter."))
 
+    @api.constrains("partner_id", "scope", "plan_id")
+    def _check_plan(self):
+        for auth in self:
+            if auth.scope == "payment_plan":
+                if not auth.plan_id:
+                    raise ValidationError(_("A payment plan authorization names its plan."))
+                if (
+                    auth.plan_id.partner_id.commercial_partner_id
+                    != auth.partner_id.commercial_partner_id
+                ):
+                    raise ValidationError(_("This payment plan belongs to another client."))
+            elif auth.plan_id:
+                raise ValidationError(_("Only a payment plan authorization names a plan."))
+
     # === CRUD === #
 
     @api.model_create_multi
@@ -185,6 +206,7 @@ class LegalPaymentAuthorization(models.Model):
         self._legal_check_consent_fields(vals)
         frozen = {"partner_id", "token_id", "scope", "matter_id", "currency_id", "max_amount"}
         frozen |= {"date_start", "date_end"}
+        frozen |= {"plan_id"}
         if frozen & set(vals) and any(auth.accepted_date for auth in self):
             raise UserError(
                 _(

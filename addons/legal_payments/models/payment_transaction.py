@@ -596,6 +596,8 @@ class PaymentTransaction(models.Model):
         Overridden where a charge has a more precise purpose (a payment plan instalment).
         """
         self.ensure_one()
+        if self.legal_plan_instalment_id:
+            return "payment_plan", None, self.legal_plan_instalment_id.plan_id
         if self.legal_matter_id:
             return "trust_topup", self.legal_matter_id, None
         return "invoices", None, None
@@ -757,3 +759,23 @@ class PaymentTransaction(models.Model):
         move.action_post()
         self.legal_surcharge_move_id = move
         return move
+
+    # === PAYMENT PLANS === #
+
+    legal_plan_instalment_id = fields.Many2one(
+        string="Payment Plan Instalment",
+        comodel_name="legal.payment.plan.instalment",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The instalment of a payment plan this payment pays.",
+    )
+
+    def _legal_plan_amounts(self):
+        """What each transaction pays of a plan's invoices: its amount without the card
+        surcharge (booked apart as income).
+
+        :rtype: list[float]
+        """
+        return [tx.currency_id.round(tx.amount - tx.legal_surcharge_amount) for tx in self]

@@ -12,3 +12,8 @@ from . import test_payment_authorization
 from . import test_surcharge
 from . import test_payment_methods
 from . import test_authorization_portal
+from . import test_payment_plan
+from . import test_payment_plan_charges
+from . import test_payment_plan_portal
+from . import test_payment_plan_concurrency
+from . import test_payment_plan_tour
