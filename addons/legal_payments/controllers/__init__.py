@@ -1,3 +1,5 @@
 from . import main
 from . import portal
+from . import payment_methods
+from . import payment_plan
 from . import billing
