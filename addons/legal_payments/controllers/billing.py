@@ -57,6 +57,9 @@ class LegalBillingPortal(CustomerPortal):
         values.update(
             {
                 "summary": Statement._billing_summary(client, company),
+                "next_instalment": request.env["legal.payment.plan.instalment"]
+                .sudo()
+                ._legal_next_for_client(client, company),
                 "page_name": "legal_billing",
                 "statement_date_from": date_from,
                 "statement_date_to": fields.Date.context_today(Statement),

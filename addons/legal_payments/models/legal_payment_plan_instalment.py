@@ -108,6 +108,25 @@ class LegalPaymentPlanInstalment(models.Model):
         ),
     ]
 
+    @api.model
+    def _legal_next_for_client(self, client, company):
+        """Return the client's next instalment still to pay in a running plan, or nothing.
+
+        :param client: the commercial `res.partner`
+        :param company: the `res.company` whose plans are read
+        """
+        return self.search(
+            [
+                ("plan_id.partner_id", "=", client.id),
+                ("plan_id.state", "=", "running"),
+                ("company_id", "=", company.id),
+                ("state", "in", ("planned", "due", "failed")),
+                ("amount_due", ">", 0),
+            ],
+            order="due_date, sequence, id",
+            limit=1,
+        )
+
     # === COMPUTE METHODS === #
 
     @api.depends(
