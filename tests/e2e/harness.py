@@ -2,8 +2,9 @@
 JSON-RPC client, the client as plain HTTP (what its browser and Stripe.js send), and Stripe
 as the emulator (or as this process, signing events itself to play Stripe's retries).
 
-Nothing here imports Odoo: the server is a subprocess (``python3 -m odoo``) on the test
-database created by ``scripts/test``, and everything goes over loopback HTTP.
+Nothing here imports Odoo: the server is a subprocess (``scripts/stack.py``'s launcher, as
+``odoo-bin``) on the test database created by ``scripts/test``, and everything goes over
+loopback HTTP.
 """
 
 import contextlib
@@ -22,6 +23,10 @@ import urllib.request
 from pathlib import Path
 
 import odoorpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+import stack  # noqa: E402
 
 #: Webhook signing secret of the emulated Stripe account. The emulator is one Stripe
 #: account: both providers (trust and operating) get this secret, so that an event signed
@@ -55,11 +60,12 @@ def wait_for(predicate, timeout, interval=0.25, message="condition"):
 
 # --------------------------------------------------------------------------- the server
 class OdooServer:
-    """``python3 -m odoo`` with ``--workers`` on a free loopback port, in its own process
+    """Odoo (``stack.odoo_cmd``) with ``--workers`` on a free loopback port, in its own process
     group, logging to ``log_path``; stopped with nothing left behind."""
 
-    def __init__(self, config, db_name, log_path, workers=2, cron_threads=1):
+    def __init__(self, config, db_name, log_path, workers=2, cron_threads=1, extra_args=()):
         self.config = config
+        self.extra_args = list(extra_args)
         self.db_name = db_name
         self.log_path = Path(log_path)
         self.workers = workers
@@ -73,14 +79,9 @@ class OdooServer:
 
     def start(self, timeout=120):
         self.port = free_port()
-        # A launcher script, as odoo-bin: with ``python3 -m odoo`` the master re-runs
-        # ``sys.argv[0]`` (odoo/__main__.py) to start its gevent process, which fails.
-        launcher = self.log_path.with_name("e2e-odoo-bin")
-        launcher.write_text("import odoo\n\nodoo.cli.main()\n")
-        args = [
-            sys.executable,
-            str(launcher),
-            "-c",
+        # The shared launcher (as odoo-bin): ``python3 -m odoo`` cannot start the gevent
+        # process of --workers (see stack.LAUNCHER).
+        args = stack.odoo_cmd(
             self.config,
             "-d",
             self.db_name,
@@ -94,7 +95,8 @@ class OdooServer:
             "--log-level=warn",
             "--log-handler=odoo.addons.legal_payments:INFO",
             "--log-handler=odoo.service.server:INFO",
-        ]
+            *self.extra_args,
+        )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 args,
