@@ -5,10 +5,13 @@ from datetime import timedelta
 
 import stripe
 from markupsafe import Markup
+from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL, float_compare
+
+from .. import const
 
 _logger = logging.getLogger(__name__)
 
@@ -53,6 +56,47 @@ class PaymentTransaction(models.Model):
         readonly=True,
         copy=False,
     )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Override of `payment` so that two clients paying the same document at once (the
+        same matter or invoice) both get their transaction.
+
+        A reference is the document's name, numbered after the transactions this database
+        transaction can see: one committed meanwhile by a concurrent request has the same
+        reference, and the unique index refuses ours ("Reference must be unique!"). The next
+        number is then tried, in a savepoint, a few times.
+        """
+        if len(vals_list) != 1 or not vals_list[0].get("reference"):
+            return super().create(vals_list)
+        vals = vals_list[0]
+        for attempt in range(1, const.REFERENCE_ATTEMPTS + 1):
+            try:
+                with self.env.cr.savepoint():
+                    return super().create([vals])
+            except pg_errors.UniqueViolation as exc:
+                if (
+                    exc.diag.constraint_name != "payment_transaction_reference_uniq"
+                    or attempt == const.REFERENCE_ATTEMPTS
+                ):
+                    raise
+                self.env.invalidate_all()
+                _logger.info("transaction reference %s taken meanwhile", vals["reference"])
+                vals = dict(vals, reference=self._legal_next_reference(vals["reference"]))
+        return None  # unreachable: the last attempt returns or raises
+
+    @api.model
+    def _legal_next_reference(self, reference, separator="-"):
+        """The reference after ``reference`` in its sequence (``INV/1`` → ``INV/1-1`` → ``-2``).
+
+        A long number is part of the prefix (``tx-20261130062110``, Odoo's time-based one).
+        """
+        prefix, _sep, number = reference.rpartition(separator)
+        if prefix and number.isdigit() and len(number) <= 6:
+            return f"{prefix}{separator}{int(number) + 1}"
+        return f"{reference}{separator}1"
 
     # === BUSINESS METHODS - CHECKS === #
 

@@ -8,3 +8,4 @@ from . import test_disputes_payouts
 from . import test_stripe_emulator_flows
 from . import test_http_routes
 from . import test_pay_now_tour
+from . import test_reference_concurrency
