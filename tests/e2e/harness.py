@@ -97,6 +97,8 @@ class OdooServer:
             "--log-level=warn",
             "--log-handler=odoo.addons.legal_payments:INFO",
             "--log-handler=odoo.service.server:INFO",
+            # the requests retried after a serialization failure (odoo.service.model.retrying)
+            "--log-handler=odoo.service.model:INFO",
             *self.extra_args,
         )
         with open(self.log_path, "ab") as log:
@@ -560,6 +562,34 @@ def retainer_checkout(firm, portal, request_id, provider_id, payment_method_id):
             "flow": "direct",
             "tokenization_requested": False,
             "landing_route": call(firm, "legal.retainer.request", "get_portal_url", [request_id]),
+        },
+    }
+
+
+def deposit_checkout(firm, portal, matter_id, amount, provider_id, payment_method_id):
+    """The same for a deposit into a matter's trust ("Deposit to trust" on the matter's page)."""
+    url = call(firm, "legal.matter", "get_portal_url", [matter_id])
+    token = dict(urllib.parse.parse_qsl(url.split("?", 1)[1]))["access_token"]
+    status, headers, _body = portal.get(
+        f"/my/matters/{matter_id}/deposit?"
+        + urllib.parse.urlencode({"access_token": token, "amount": amount})
+    )
+    assert status in (302, 303), f"matter {matter_id}: {status} instead of the payment page"
+    page = urllib.parse.urlsplit(headers["Location"])
+    query = dict(urllib.parse.parse_qsl(page.query))
+    return {
+        "matter_id": matter_id,
+        "page": f"{page.path}?{page.query}",
+        "route": f"/legal/trust/transaction/{matter_id}",
+        "params": {
+            "access_token": query["access_token"],
+            "amount": float(query["amount"]),
+            "provider_id": provider_id,
+            "payment_method_id": payment_method_id,
+            "token_id": None,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": url,
         },
     }
 
