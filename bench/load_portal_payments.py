@@ -239,29 +239,35 @@ class Client(threading.Thread):
 
 # --------------------------------------------------------------------------- bursts
 class Bursts(threading.Thread):
-    """Every ``every`` seconds, ``size`` deliveries of events Stripe sent already, at once."""
+    """Stripe's side: every ``every`` seconds, ``size`` deliveries of events sent already, at
+    once (duplicates), and Stripe's retries of the deliveries that failed (the emulator
+    delivers each event once and never retries: here an event sent more than 10 s ago that
+    the inbox has not stored was not acknowledged, and is delivered again)."""
 
-    def __init__(self, harness, server_url, stripe_url, every, size, stop):
+    def __init__(self, harness, server, db_name, stripe_url, every, size, stop):
         super().__init__(name="bursts", daemon=True)
         self.harness = harness
-        self.server_url = server_url
+        self.server = server
+        self.db_name = db_name
         self.stripe_url = stripe_url
         self.every = every
         self.size = size
         self.stop = stop
-        self.statuses = []  # per delivery: the status of each attempt
+        self.statuses = []  # per burst delivery: the status of each attempt
         self.latencies = []
+        self.retried = []  # per Stripe retry: the status of each attempt
         self.rng = random.Random(8)
 
     def _deliver(self, event):
         """One delivery, repeated as Stripe repeats a failed one (growing pauses) until it is
         acknowledged or a minute has passed; the statuses of every attempt."""
         started = time.monotonic()
-        statuses = self.harness.redeliver(self.server_url, event, patience=60)
+        statuses = self.harness.redeliver(self.server.url, event, patience=60)
         self.latencies.append(time.monotonic() - started)
         return statuses
 
     def run(self):
+        firm = self.harness.firm_client(self.server, self.db_name)  # odoorpc: one per thread
         with concurrent.futures.ThreadPoolExecutor(self.size) as pool:
             while not self.stop.wait(self.every):
                 events = self.harness.stripe_events(self.stripe_url, "payment_intent.succeeded")
@@ -269,12 +275,28 @@ class Bursts(threading.Thread):
                     continue
                 burst = [self.rng.choice(events[-200:]) for _i in range(self.size)]
                 self.statuses += list(pool.map(self._deliver, burst))
+                self.retried += retry_unacknowledged(self.harness, firm, self.server, events)
+
+
+def retry_unacknowledged(harness, firm, server, events, older_than=10):
+    """Deliver again, as Stripe retries, the events the inbox has not stored."""
+    stored = {
+        r["stripe_event_id"]
+        for r in firm.env["legal.stripe.event"].search_read(
+            [("stripe_event_id", "in", [e["id"] for e in events])], ["stripe_event_id"]
+        )
+    }
+    now = time.time()
+    missing = [e for e in events if e["id"] not in stored and e["created"] < now - older_than]
+    return [harness.redeliver(server.url, e, patience=60) for e in missing]
 
 
 # --------------------------------------------------------------------------- counting
-def count(harness, firm, db_name, stripe_url, clients, timeout=300):
-    """Drain the inbox, then count duplicates and lost payments and events."""
+def count(harness, firm, server, db_name, stripe_url, clients, timeout=300):
+    """Stripe's last retries, drain the inbox, then count duplicates and lost payments and
+    events."""
     events = harness.stripe_events(stripe_url, "payment_intent.succeeded")
+    retried = retry_unacknowledged(harness, firm, server, events, older_than=0)
     intents = {e["data"]["object"]["id"] for e in events}
     listed = []
     page = {"has_more": True, "data": []}
@@ -339,6 +361,7 @@ def count(harness, firm, db_name, stripe_url, clients, timeout=300):
         "lost_payments": lost,
         "lost_events": lost_events,
         "reconciliation": harness.trust_snapshot(firm)["reconciliations"],
+        "retried_at_the_end": retried,
     }
 
 
@@ -384,7 +407,9 @@ def run(args, work, odoo_dir):
             Client(harness, server.url, stripe_url, data, providers, stop, n)
             for n, data in enumerate(clients_data)
         ]
-        bursts = Bursts(harness, server.url, stripe_url, args.burst_every, args.burst_size, stop)
+        bursts = Bursts(
+            harness, server, db_name, stripe_url, args.burst_every, args.burst_size, stop
+        )
         print(f"[load] paying for {args.duration:.0f} s", flush=True)
         load_before = os.getloadavg()[0]
         started = time.monotonic()
@@ -397,7 +422,7 @@ def run(args, work, odoo_dir):
             thread.join(300)
         elapsed = time.monotonic() - started
         print("[load] draining the inbox and counting", flush=True)
-        figures = count(harness, firm, db_name, stripe_url, clients_data)
+        figures = count(harness, firm, server, db_name, stripe_url, clients_data)
         checkouts = [d for c in clients for d in c.done]
         answers = [a for c in clients for a in c.answers]
         errors = [e for c in clients for e in c.errors]
@@ -407,7 +432,8 @@ def run(args, work, odoo_dir):
         request_seconds = [a[3] for a in answers]
         bad_answers = [a for a in answers if a[2] not in (200, 302, 303)]
         poll_retries = sum(d[1].poll_retries for d in checkouts)
-        bad_webhooks = [s[-1] for s in bursts.statuses if s[-1] != 200]
+        stripe_retries = bursts.retried + figures["retried_at_the_end"]
+        bad_webhooks = [s[-1] for s in bursts.statuses + stripe_retries if s[-1] != 200]
         retried_webhooks = [s[0] for s in bursts.statuses if s[0] != 200]
         kinds = {
             "invoice": sum(1 for d in checkouts if "invoice_id" in d[0]),
@@ -436,9 +462,10 @@ def run(args, work, odoo_dir):
         )
         print(
             f"retried           {poll_retries} status polls answered 'retry' and repeated by "
-            f"the page; {len(retried_webhooks)} deliveries refused at first "
-            f"{dict(collections.Counter(retried_webhooks))} and acknowledged when Stripe "
-            "repeated them"
+            f"the page; {len(retried_webhooks)} burst deliveries refused at first "
+            f"{dict(collections.Counter(retried_webhooks))}, then acknowledged when repeated; "
+            f"{len(stripe_retries)} events whose first delivery failed delivered again "
+            f"({len(figures['retried_at_the_end'])} at the end)"
         )
         for what, message, _answers in errors[:5]:
             print(f"                  {what}: {message}")
