@@ -109,6 +109,7 @@ def find_pg_bindir():
 ENV_PG_BINDIR = "LEGAL_TEST_PG_BINDIR"
 ENV_PGDATA = "LEGAL_TEST_PGDATA"
 ENV_PG_RUN_AS = "LEGAL_TEST_PG_RUN_AS"
+ENV_PG_EXTERNAL = "LEGAL_TEST_PG_EXTERNAL"  # the tests run on PGHOST's server: not ours
 
 
 class Cluster:
@@ -208,7 +209,10 @@ class Cluster:
 
     def export_env(self):
         """Variables with which a child process (the tests) can restart this private cluster
-        (``Cluster.from_env``); empty for an external server, which is not ours to restart."""
+        (``Cluster.from_env``); for an external server, which is not ours to restart, only
+        ``LEGAL_TEST_PG_EXTERNAL=1``."""
+        if self.external:
+            return {ENV_PG_EXTERNAL: "1"}
         if not self.started:
             return {}
         return {
