@@ -16,8 +16,10 @@ form-encoded ``data=payload`` with ``requests.request``, for every HTTP method):
 1. **No persistence.** localstripe pickles its whole store to ``/tmp/localstripe.pickle`` on every
    write and reloads it at start; both are no-ops here, so each emulator starts empty and shares
    nothing with another one.
-2. **Parameters it rejects.** ``description``, ``setup_future_usage`` and ``shipping`` are dropped
-   from the parameters of ``/v1/payment_intents...`` and ``/v1/setup_intents...`` requests before
+2. **Parameters it rejects.** ``description``, ``setup_future_usage``, ``shipping`` and
+   ``payment_method_options`` (the card mandate options Odoo 18 sends with every SetupIntent in
+   USD and other Indian-mandate currencies, meaningful for Indian cards only) are dropped from the
+   parameters of ``/v1/payment_intents...`` and ``/v1/setup_intents...`` requests before
    localstripe sees them (it answers ``400 Unexpected ...`` otherwise). They are not echoed back.
 3. **GET parameters in the body.** For a GET with a form-encoded body (``expand[]=...``), the body
    parameters are merged into the query string, where localstripe reads them.
@@ -56,7 +58,7 @@ from multidict import MultiDict
 LOCALSTRIPE_VERSION = "1.15.10"
 
 #: Parameters Odoo 18 sends that localstripe's intents reject, and the paths they are dropped on.
-DROPPED_PARAMETERS = ("description", "setup_future_usage", "shipping")
+DROPPED_PARAMETERS = ("description", "setup_future_usage", "shipping", "payment_method_options")
 DROPPED_ON = re.compile(r"^/v1/(payment_intents|setup_intents)(/|$)")
 
 IDEMPOTENT_METHODS = ("POST", "DELETE")

@@ -1,6 +1,7 @@
 """docker-compose.yml, its tests image and odoo.conf describe the stack the README promises."""
 
 import configparser
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,8 +31,8 @@ def _compose_command():
 
 def test_compose_file_validates():
     command = _compose_command()
-    if command is None:
-        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    # Not a skip: the README promises this file works; .ci/run installs docker-compose.
+    assert command, "neither docker-compose nor the docker compose plugin is installed"
     result = subprocess.run(
         [*command, "-f", str(COMPOSE), "--profile", "tests", "config", "-q"],
         capture_output=True,
@@ -86,3 +87,21 @@ def test_odoo_conf_serves_the_demo_database_with_demo_data():
     assert options["db_name"] == "legal_demo"
     assert options["without_demo"] == "False"
     assert options["list_db"] == "False"
+
+
+def test_readme_docker_commands_name_the_compose_services(compose):
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`(docker compose [^`]+)`", readme)
+    assert commands, "the README gives no Docker command"
+    services = set(compose["services"])
+    for command in commands:
+        words = command.split()[2:]
+        if words[0] == "run":
+            service = next(w for w in words[1:] if not w.startswith("-"))
+            assert service in services, (command, sorted(services))
+        else:
+            assert words[0] in {"up", "down", "config", "logs", "ps"}, command
+    # Every service the README names in prose exists too.
+    for name in re.findall(r"one-shot `(\w+)` service|then `(\w+)` serves", readme):
+        for service in filter(None, name):
+            assert service in services, service

@@ -52,3 +52,17 @@ PAYMENT_INTENT_STATUS_RANK = {
 
 # Stripe payment method types that settle later (the transaction stays pending).
 DELAYED_PAYMENT_METHOD_TYPES = ("us_bank_account",)
+
+# The highest card surcharge percentage a firm may set (card networks cap it lower in places).
+MAX_SURCHARGE_PERCENT = 10.0
+
+# Operations where the client pays from the payment form, having seen the card surcharge.
+SURCHARGED_OPERATIONS = ("online_redirect", "online_direct", "online_token")
+
+# Payment plans: days after the first failed attempt at which a failed instalment charge is
+# retried (three retries over a week), after which the client gets a pay link.
+PLAN_RETRY_DAYS = (1, 3, 7)
+
+# Payment plans: the client's authorization to charge ends this many days after the last due
+# date, so that the last instalment's retries are covered.
+PLAN_AUTHORIZATION_GRACE_DAYS = 7

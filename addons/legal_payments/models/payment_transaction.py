@@ -8,7 +8,7 @@ from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_compare
 
 from .. import const
@@ -57,46 +57,14 @@ class PaymentTransaction(models.Model):
         copy=False,
     )
 
-    # === CRUD METHODS === #
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        """Override of `payment` so that two clients paying the same document at once (the
-        same matter or invoice) both get their transaction.
-
-        A reference is the document's name, numbered after the transactions this database
-        transaction can see: one committed meanwhile by a concurrent request has the same
-        reference, and the unique index refuses ours ("Reference must be unique!"). The next
-        number is then tried, in a savepoint, a few times.
-        """
-        if len(vals_list) != 1 or not vals_list[0].get("reference"):
-            return super().create(vals_list)
-        vals = vals_list[0]
-        for attempt in range(1, const.REFERENCE_ATTEMPTS + 1):
-            try:
-                with self.env.cr.savepoint():
-                    return super().create([vals])
-            except pg_errors.UniqueViolation as exc:
-                if (
-                    exc.diag.constraint_name != "payment_transaction_reference_uniq"
-                    or attempt == const.REFERENCE_ATTEMPTS
-                ):
-                    raise
-                self.env.invalidate_all()
-                _logger.info("transaction reference %s taken meanwhile", vals["reference"])
-                vals = dict(vals, reference=self._legal_next_reference(vals["reference"]))
-        return None  # unreachable: the last attempt returns or raises
-
-    @api.model
-    def _legal_next_reference(self, reference, separator="-"):
-        """The reference after ``reference`` in its sequence (``INV/1`` → ``INV/1-1`` → ``-2``).
-
-        A long number is part of the prefix (``tx-20261130062110``, Odoo's time-based one).
-        """
-        prefix, _sep, number = reference.rpartition(separator)
-        if prefix and number.isdigit() and len(number) <= 6:
-            return f"{prefix}{separator}{int(number) + 1}"
-        return f"{reference}{separator}1"
+    legal_authorization_id = fields.Many2one(
+        string="Authorization to Charge",
+        comodel_name="legal.payment.authorization",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The client's recorded authorization this charge relied on.",
+    )
 
     # === BUSINESS METHODS - CHECKS === #
 
@@ -231,7 +199,9 @@ class PaymentTransaction(models.Model):
         A trust deposit is credited to the matter's trust ledger through the legal_trust API,
         never to receivable: no `account.payment` is created. An operating payment is the
         standard one, its outstanding account being the Stripe clearing account, the
-        default account of the provider's journal (ACCOUNTING.md entry 6: Dr SOC, Cr AR).
+        default account of the provider's journal (ACCOUNTING.md entry 6: Dr SOC, Cr AR); it
+        pays the invoices exactly, a card surcharge being booked apart
+        (`_legal_book_surcharge`).
         """
         self.ensure_one()
         if self.operation == "refund":
@@ -244,7 +214,20 @@ class PaymentTransaction(models.Model):
             return self.env["account.payment"]
         if self.provider_code == "stripe":
             self.provider_id._legal_sync_outstanding_account()
-        return super()._create_payment(**extra_create_values)
+        currency = self.currency_id
+        if currency.is_zero(self.legal_surcharge_amount) or "amount" in extra_create_values:
+            return super()._create_payment(**extra_create_values)
+        # A card surcharge is not paid to the invoices: the payment is the amount charged
+        # less the surcharge, and the surcharge is its own income entry.
+        payment = super()._create_payment(
+            amount=currency.round(self.amount - self.legal_surcharge_amount),
+            **extra_create_values,
+        )
+        if payment:
+            self._legal_book_surcharge(
+                payment.outstanding_account_id or self.provider_id.journal_id.default_account_id
+            )
+        return payment
 
     def _legal_post_trust_deposit(self, cleared=True):
         """Credit the matter's trust ledger with the gross amount (ACCOUNTING.md entry 5/7).
@@ -605,3 +588,227 @@ class PaymentTransaction(models.Model):
                     "auto_delete": False,
                 }
             )
+
+    # === BUSINESS METHODS - AUTHORIZATION TO CHARGE === #
+
+    def _legal_authorization_scope(self):
+        """Return what this charge is for, as `(scope, matter, plan)`.
+
+        Overridden where a charge has a more precise purpose (a payment plan instalment).
+        """
+        self.ensure_one()
+        if self.legal_plan_instalment_id:
+            return "payment_plan", None, self.legal_plan_instalment_id.plan_id
+        if self.legal_matter_id:
+            return "trust_topup", self.legal_matter_id, None
+        return "invoices", None, None
+
+    def _legal_check_authorization(self):
+        """Refuse to charge a stored payment method without an authorization that covers it.
+
+        Charges made with the client at the keyboard (`online_token`: the client picked their
+        saved method and confirmed the payment) are the client's own act; every other token
+        charge (`offline`: payment plans, top-ups, charges started by the firm) needs an
+        authorization in force for this method, scope and amount.
+
+        :raise UserError: when the token belongs to another client or nothing covers the charge
+        """
+        self.ensure_one()
+        if not self.token_id:
+            return
+        if self.token_id.partner_id.commercial_partner_id != (
+            self.partner_id.commercial_partner_id
+        ):
+            raise UserError(_("This payment method belongs to another client."))
+        if self.operation != "offline":
+            return
+        scope, matter, plan = self._legal_authorization_scope()
+        authorization = self.env["legal.payment.authorization"]._legal_find_covering(
+            self.token_id, self.amount, self.currency_id, scope, matter=matter, plan=plan
+        )
+        self.sudo().legal_authorization_id = authorization
+
+    def _send_payment_request(self):
+        """Override of `payment` to check the authorization before any token charge."""
+        self._legal_check_authorization()
+        return super()._send_payment_request()
+
+    # === CARD SURCHARGE === #
+
+    legal_surcharge_amount = fields.Monetary(
+        string="Card Surcharge",
+        readonly=True,
+        copy=False,
+        help="The part of the amount charged that is the operating provider's card surcharge: "
+        "booked as income, not paid to the invoice.",
+    )
+    legal_surcharge_move_id = fields.Many2one(
+        string="Surcharge Entry", comodel_name="account.move", readonly=True, copy=False
+    )
+
+    # === CRUD METHODS === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Override of `payment` to add the card surcharge to the amount charged.
+
+        The surcharge is always computed here, on the server, from the amount asked (never
+        from a surcharge in the values): the transaction charges the amount plus the surcharge
+        and keeps the surcharge apart. Then the transaction gets a reference still free, even
+        when a concurrent request took the one computed for it.
+        """
+        for vals in vals_list:
+            vals["legal_surcharge_amount"] = 0.0
+            surcharge = self._legal_surcharge_for_values(vals)
+            if surcharge:
+                currency = self.env["res.currency"].browse(vals["currency_id"])
+                vals["amount"] = currency.round(vals["amount"] + surcharge)
+                vals["legal_surcharge_amount"] = surcharge
+        if len(vals_list) != 1 or not vals_list[0].get("reference"):
+            return super().create(vals_list)
+        # A reference is the document's name, numbered after the transactions this database
+        # transaction can see: one committed meanwhile by a concurrent request (two clients
+        # paying the same matter or invoice at once) has the same reference, and the unique
+        # index refuses ours ("Reference must be unique!"). The next number is then tried.
+        vals = vals_list[0]
+        for attempt in range(1, const.REFERENCE_ATTEMPTS + 1):
+            try:
+                with self.env.cr.savepoint():
+                    return super().create([vals])
+            except pg_errors.UniqueViolation as exc:
+                if (
+                    exc.diag.constraint_name != "payment_transaction_reference_uniq"
+                    or attempt == const.REFERENCE_ATTEMPTS
+                ):
+                    raise
+                self.env.invalidate_all()
+                _logger.info("transaction reference %s taken meanwhile", vals["reference"])
+                vals = dict(vals, reference=self._legal_next_reference(vals["reference"]))
+        return None  # unreachable: the last attempt returns or raises
+
+    @api.model
+    def _legal_next_reference(self, reference, separator="-"):
+        """The reference after ``reference`` in its sequence (``INV/1`` → ``INV/1-1`` → ``-2``).
+
+        A long number is part of the prefix (``tx-20261130062110``, Odoo's time-based one).
+        """
+        prefix, _sep, number = reference.rpartition(separator)
+        if prefix and number.isdigit() and len(number) <= 6:
+            return f"{prefix}{separator}{int(number) + 1}"
+        return f"{reference}{separator}1"
+
+    @api.model
+    def _legal_surcharge_for_values(self, vals):
+        """The card surcharge of a transaction about to be created, or 0.
+
+        Only payments the client makes from the payment form (online operations, not a
+        validation, a refund, a capture or void of another transaction, or a charge of a saved
+        card by the firm), by card, through an operating provider, never a trust deposit.
+
+        :param dict vals: the create values of the transaction
+        :rtype: float
+        """
+        if (
+            vals.get("operation") not in const.SURCHARGED_OPERATIONS
+            or vals.get("source_transaction_id")
+            or vals.get("legal_matter_id")
+            or not vals.get("provider_id")
+            or not vals.get("currency_id")
+            or not vals.get("partner_id")
+        ):
+            return 0.0
+        env = self.env
+        provider = env["payment.provider"].sudo().browse(vals["provider_id"])
+        payment_method = env["payment.method"].sudo().browse(vals.get("payment_method_id"))
+        if not payment_method and vals.get("token_id"):
+            payment_method = env["payment.token"].sudo().browse(vals["token_id"]).payment_method_id
+        return provider._legal_compute_surcharge(
+            vals.get("amount") or 0.0,
+            env["res.currency"].browse(vals["currency_id"]),
+            env["res.partner"].sudo().browse(vals["partner_id"]),
+            payment_method,
+        )
+
+    # === BUSINESS METHODS - POST-PROCESSING === #
+
+    def _legal_book_surcharge(self, outstanding_account):
+        """Book the card surcharge as income, apart from the invoice's payment.
+
+        Dr the provider's outstanding receipts account (the account the payment debits, so that
+        the payout matches the total charged), Cr the surcharge income account, with the client
+        as partner, posted in the provider's journal. Idempotent: called under the
+        transaction's row lock (post-processing), it books one entry.
+
+        :param outstanding_account: the `account.account` debited by the payment
+        :return: the posted `account.move`, or the one booked before
+        """
+        self.ensure_one()
+        if self.legal_surcharge_move_id:
+            return self.legal_surcharge_move_id
+        provider = self.provider_id.sudo()
+        company = self.company_id
+        currency = self.currency_id
+        amount = self.legal_surcharge_amount
+        date = fields.Date.context_today(self)
+        balance = currency._convert(amount, company.currency_id, company, date)
+        income = provider.legal_surcharge_account_id or company._legal_surcharge_account()
+        label = _("Card surcharge %s", self.reference)
+        common = {
+            "name": label,
+            "partner_id": self.partner_id.commercial_partner_id.id,
+            "currency_id": currency.id,
+        }
+        move = (
+            self.env["account.move"]
+            .sudo()
+            .create(
+                {
+                    "move_type": "entry",
+                    "journal_id": provider.journal_id.id,
+                    "company_id": company.id,
+                    "date": date,
+                    "ref": label,
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                **common,
+                                "account_id": outstanding_account.id,
+                                "debit": balance,
+                                "amount_currency": amount,
+                            }
+                        ),
+                        fields.Command.create(
+                            {
+                                **common,
+                                "account_id": income.id,
+                                "credit": balance,
+                                "amount_currency": -amount,
+                            }
+                        ),
+                    ],
+                }
+            )
+        )
+        move.action_post()
+        self.legal_surcharge_move_id = move
+        return move
+
+    # === PAYMENT PLANS === #
+
+    legal_plan_instalment_id = fields.Many2one(
+        string="Payment Plan Instalment",
+        comodel_name="legal.payment.plan.instalment",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="The instalment of a payment plan this payment pays.",
+    )
+
+    def _legal_plan_amounts(self):
+        """What each transaction pays of a plan's invoices: its amount without the card
+        surcharge (booked apart as income).
+
+        :rtype: list[float]
+        """
+        return [tx.currency_id.round(tx.amount - tx.legal_surcharge_amount) for tx in self]

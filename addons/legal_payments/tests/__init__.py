@@ -8,4 +8,13 @@ from . import test_disputes_payouts
 from . import test_stripe_emulator_flows
 from . import test_http_routes
 from . import test_pay_now_tour
+from . import test_payment_authorization
+from . import test_surcharge
+from . import test_payment_methods
+from . import test_authorization_portal
+from . import test_payment_plan
+from . import test_payment_plan_charges
+from . import test_payment_plan_portal
+from . import test_payment_plan_concurrency
+from . import test_payment_plan_tour
 from . import test_reference_concurrency

@@ -69,7 +69,7 @@ class LegalRetainerPortal(LegalPaymentPortal):
         values = self._get_page_view_values(
             retainer,
             access_token,
-            {"retainer": retainer, "page_name": "retainer"},
+            {"retainer": retainer, "page_name": "retainer", "error": kw.get("error")},
             "my_retainers_history",
             False,
         )
@@ -82,8 +82,12 @@ class LegalRetainerPortal(LegalPaymentPortal):
         website=True,
         sitemap=False,
     )
-    def portal_pay_retainer(self, request_id, access_token=None, **kw):
-        """Open the payment form for what is due on the request (trust providers only)."""
+    def portal_pay_retainer(self, request_id, access_token=None, amount=None, **kw):
+        """Open the payment form for what is due on the request, or the part of it the client
+        chose to pay now (trust providers only).
+
+        :param str amount: the amount to pay now; what is due when not given
+        """
         try:
             retainer = self._document_check_access(
                 "legal.retainer.request", request_id, access_token
@@ -92,8 +96,19 @@ class LegalRetainerPortal(LegalPaymentPortal):
             return request.redirect("/my")
         if retainer.state not in ("sent", "partial"):
             return request.redirect(retainer.get_portal_url())
-        amount = retainer.amount_due
-        partner, currency = retainer.partner_id, retainer.currency_id
+        currency = retainer.currency_id
+        due = retainer.amount_due
+        if amount in (None, ""):
+            amount = due
+        else:
+            amount = currency.round(self._cast_as_float(amount) or 0.0)
+            if (
+                currency.compare_amounts(amount, 0) <= 0
+                or currency.compare_amounts(amount, due) > 0
+            ):
+                separator = "&" if "?" in retainer.get_portal_url() else "?"
+                return request.redirect(f"{retainer.get_portal_url()}{separator}error=amount")
+        partner = retainer.partner_id
         params = {
             "legal_matter_id": retainer.matter_id.id,
             "legal_retainer_request_id": retainer.id,

@@ -31,7 +31,8 @@ class LegalMatter(models.Model):
     retainer_topup_trigger = fields.Monetary(
         string="Top-up Trigger",
         tracking=True,
-        help="When the available trust funds fall below this amount, a top-up is requested.",
+        help="When the available trust funds reach or fall below this amount, a top-up is "
+        "requested.",
     )
     retainer_auto_topup = fields.Boolean(string="Automatic Top-up", tracking=True)
     retainer_send_mode = fields.Selection(
@@ -198,8 +199,9 @@ class LegalMatter(models.Model):
 
     def _retainer_check_topup(self):
         """Request a top-up of ``minimum balance − available`` for each matter whose
-        available trust funds fell below its trigger, unless a top-up is already open; what
-        other open requests of the matter still ask for is deducted (never ask twice).
+        available trust funds reached or fell below its trigger, unless a top-up is already
+        open; what other open requests of the matter still ask for is deducted (never ask
+        twice).
 
         Runs in the transaction of the outflow that caused it (under the gate's lock of the
         matter), in the daily cron, or when automatic top-ups are turned on; each takes the
@@ -215,7 +217,7 @@ class LegalMatter(models.Model):
                 continue
             currency = matter.currency_id
             available = matter.trust_available
-            if currency.compare_amounts(available, matter.retainer_topup_trigger) >= 0:
+            if currency.compare_amounts(available, matter.retainer_topup_trigger) > 0:
                 continue
             # Serialize with every other top-up check and trust posting of the matter (a
             # no-op re-lock under the gate): a concurrent one that committed meanwhile makes
@@ -239,7 +241,20 @@ class LegalMatter(models.Model):
                     )
             except UniqueViolation:
                 continue  # another transaction opened it meanwhile
-            if matter.retainer_send_mode == "auto":
+            # A matter whose top-ups the lawyer reviews first is never charged unreviewed.
+            authorization = (
+                matter.retainer_send_mode == "auto" and request._retainer_find_authorization()
+            )
+            if authorization:
+                # Charged by the cron, after this transaction commits; e-mailed if it fails.
+                request.write(
+                    {
+                        "autocharge_authorization_id": authorization.id,
+                        "autocharge_state": "pending",
+                    }
+                )
+                self.env.ref("legal_retainers.ir_cron_retainer_topup_charges")._trigger()
+            elif matter.retainer_send_mode == "auto":
                 request.action_send()
             else:
                 request.activity_schedule(

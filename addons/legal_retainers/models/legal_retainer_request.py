@@ -1,8 +1,12 @@
+import logging
+
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_amount
+
+_logger = logging.getLogger(__name__)
 
 OPEN_STATES = ("draft", "sent", "partial")
 
@@ -55,6 +59,23 @@ class LegalRetainerRequest(models.Model):
     )
     transaction_ids = fields.One2many(
         "payment.transaction", "legal_retainer_request_id", string="Payments", readonly=True
+    )
+    autocharge_authorization_id = fields.Many2one(
+        "legal.payment.authorization",
+        string="Charged Under",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="The client's authorization to charge a stored payment method for this matter's "
+        "trust top-ups: the top-up is charged automatically and e-mailed only when the charge "
+        "is refused or fails.",
+    )
+    autocharge_state = fields.Selection(
+        [("pending", "To Charge"), ("charged", "Charged"), ("failed", "Charge Failed")],
+        string="Automatic Charge",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
     )
 
     _sql_constraints = [
@@ -144,6 +165,108 @@ class LegalRetainerRequest(models.Model):
             if request.transaction_ids.filtered(lambda tx: tx.state in ("pending", "authorized")):
                 raise UserError(_("%s has a payment in progress.", request.name))
         self.write({"state": "cancelled"})
+
+    # ------------------------------------------------------------------ automatic charge
+    def _retainer_find_authorization(self):
+        """Return the client's authorization in force to charge a stored payment method of a
+        trust provider for this matter's top-ups, covering this request's amount (or nothing).
+        """
+        self.ensure_one()
+        authorizations = (
+            self.env["legal.payment.authorization"]
+            .sudo()
+            .search(
+                [
+                    ("scope", "=", "trust_topup"),
+                    ("matter_id", "=", self.matter_id.id),
+                    ("state", "=", "active"),
+                    ("currency_id", "=", self.currency_id.id),
+                    ("max_amount", ">=", self.amount),
+                ],
+                order="id desc",
+            )
+        )
+        return authorizations.filtered(
+            lambda auth: auth._legal_is_in_force() and auth.token_id.provider_id.legal_is_trust
+        )[:1]
+
+    def _retainer_charge_stored_method(self):
+        """Charge this top-up on the client's authorized stored payment method, through the
+        trust provider (an offline token charge, checked by the authorization gate); when the
+        charge is refused or fails, e-mail the request instead.
+
+        Takes the request's row lock: a request is charged once, whoever runs this at once.
+
+        :return: the `payment.transaction` charged, or None when the request was e-mailed
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL("SELECT id FROM legal_retainer_request WHERE id = %s FOR NO KEY UPDATE", self.id)
+        )
+        self.invalidate_recordset()
+        if self.autocharge_state != "pending":
+            return None
+        token = self.autocharge_authorization_id.token_id.sudo()
+        try:
+            with self.env.cr.savepoint():
+                if self.state == "draft":
+                    self.state = "sent"
+                amount = self.amount_due
+                self._retainer_check_payable(amount, self.currency_id)
+                Transaction = self.env["payment.transaction"].sudo()
+                tx = Transaction.create(
+                    {
+                        "provider_id": token.provider_id.id,
+                        "payment_method_id": token.payment_method_id.id,
+                        "token_id": token.id,
+                        "amount": amount,
+                        "currency_id": self.currency_id.id,
+                        "partner_id": self.partner_id.id,
+                        "reference": Transaction._compute_reference(
+                            token.provider_id.code, prefix=self.name
+                        ),
+                        "operation": "offline",
+                        "legal_matter_id": self.matter_id.id,
+                        "legal_retainer_request_id": self.id,
+                    }
+                )
+                tx._send_payment_request()
+        except (UserError, ValidationError) as exc:
+            return self._retainer_charge_failed(exc.args[0])
+        if tx.state not in ("done", "pending", "authorized"):
+            return self._retainer_charge_failed(tx.state_message or _("The charge failed."))
+        self.autocharge_state = "charged"
+        tx._post_process()
+        return tx
+
+    def _retainer_charge_failed(self, reason):
+        """The automatic charge was refused or failed: say why, and e-mail the request."""
+        self.autocharge_state = "failed"
+        self.message_post(
+            body=Markup("<p>%s</p>")
+            % _("The stored payment method could not be charged: %s", reason),
+            subtype_xmlid="mail.mt_note",
+        )
+        self.action_send()
+        return None
+
+    @api.model
+    def _cron_retainer_charge_topups(self, auto_commit=True):
+        """Charge the top-ups the clients authorized on a stored payment method, one
+        transaction each.
+
+        :param bool auto_commit: commit after each request (cron); False inside tests
+        """
+        for request_id in self.search([("autocharge_state", "=", "pending")]).ids:
+            try:
+                self.browse(request_id)._retainer_charge_stored_method()
+                if auto_commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+            except Exception:  # noqa: BLE001 - one request's failure must not stop the others
+                if not auto_commit:
+                    raise
+                self.env.cr.rollback()
+                _logger.exception("automatic charge of retainer request %s failed", request_id)
 
     # ------------------------------------------------------------------ payments
     def _retainer_check_payable(self, amount, currency):

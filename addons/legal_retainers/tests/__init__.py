@@ -6,3 +6,4 @@ from . import test_retainer_tour
 from . import test_retainer_stripe_emulator
 from . import test_retainer_dispute_topup
 from . import test_retainer_refund_topup
+from . import test_retainer_autocharge

@@ -40,6 +40,34 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         self.assertIn("/payment/pay?", pay.headers["Location"])
         self.assertIn(f"legal_retainer_request_id={self.request_a.id}", pay.headers["Location"])
 
+    def test_client_chooses_to_pay_part_of_the_request(self):
+        page = self.url_open(self.request_a.get_portal_url())
+        self.assertIn("Or pay part of it now", page.text)
+        pay = self.url_open(
+            f"/my/retainers/{self.request_a.id}/pay?access_token={self.request_a.access_token}"
+            "&amount=900",
+            allow_redirects=False,
+        )
+        location = pay.headers["Location"]
+        self.assertIn("/payment/pay?", location)
+        self.assertIn("amount=900.0", location)
+        form = self.url_open(location)
+        self.assertEqual(form.status_code, 200)
+        self.assertIn("900.00", form.text)
+
+    def test_part_payment_above_the_amount_due_or_not_positive_is_refused(self):
+        for amount in ("1000.01", "0", "-5", "abc"):
+            pay = self.url_open(
+                f"/my/retainers/{self.request_a.id}/pay?"
+                f"access_token={self.request_a.access_token}&amount={amount}",
+                allow_redirects=False,
+            )
+            location = pay.headers["Location"]
+            self.assertNotIn("/payment/pay", location, amount)
+            self.assertIn("error=amount", location, amount)
+        page = self.url_open(location)
+        self.assertIn("no more than what is due", page.text)
+
     def test_payment_form_offers_trust_providers_only(self):
         operating = self.trust_provider.sudo().copy(
             {

@@ -49,10 +49,16 @@ class TestRetainerTopups(LegalRetainersCommon):
 
     def test_reversal_of_a_deposit_triggers_a_topup(self):
         extra = self.matter_a.trust_deposit(200.0)
-        self.matter_a.trust_disburse(900.0, self.payee.id)  # 300 left: not below the trigger
+        self.matter_a.trust_disburse(899.0, self.payee.id)  # 301 left: above the trigger
         self.assertFalse(self._open_topups())
-        self.matter_a.trust_reverse(extra)  # 100 left
-        self.assertEqual(self._open_topups().amount, 400.0)
+        self.matter_a.trust_reverse(extra)  # 101 left
+        self.assertEqual(self._open_topups().amount, 399.0)
+
+    def test_reaching_the_trigger_exactly_requests_a_topup(self):
+        self.matter_a.trust_disburse(699.99, self.payee.id)  # 300.01 left: above the trigger
+        self.assertFalse(self._open_topups())
+        self.matter_a.trust_disburse(0.01, self.payee.id)  # 300.00 left: at the trigger
+        self.assertEqual(self._open_topups().amount, 200.0)
 
     def test_review_mode_leaves_a_draft_and_an_activity(self):
         self.matter_a.retainer_send_mode = "review"
