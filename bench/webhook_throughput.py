@@ -24,10 +24,12 @@ is removed at the end.
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -304,6 +306,7 @@ def run_product(product, args, cluster, odoo_dir, work, api_base):
         stack.odoo_cmd(config, "-d", db_name, "--no-database-list"),
         stdout=subprocess.DEVNULL,
         stderr=open(os.path.join(work, f"{product}-server.log"), "w"),  # noqa: SIM115
+        start_new_session=True,  # its workers and gevent process stopped with it
     )
     try:
         _wait_http(port)
@@ -315,7 +318,11 @@ def run_product(product, args, cluster, odoo_dir, work, api_base):
         accept_time = time.monotonic() - started
     finally:
         server.terminate()
-        server.wait(30)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(30)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
     workers = 1 if product == "stock" else 2
     started = time.monotonic()
     helpers = [

@@ -104,6 +104,14 @@ def find_pg_bindir():
     )
 
 
+#: What ``scripts/test`` exports for the tests that restart the cluster (fault tests): see
+#: ``Cluster.export_env`` and ``Cluster.from_env``.
+ENV_PG_BINDIR = "LEGAL_TEST_PG_BINDIR"
+ENV_PGDATA = "LEGAL_TEST_PGDATA"
+ENV_PG_RUN_AS = "LEGAL_TEST_PG_RUN_AS"
+ENV_PG_EXTERNAL = "LEGAL_TEST_PG_EXTERNAL"  # the tests run on PGHOST's server: not ours
+
+
 class Cluster:
     """A private PostgreSQL cluster on a unix socket, or the configured server."""
 
@@ -113,6 +121,8 @@ class Cluster:
         self.bindir = None
         self.run_as = None
         self.started = False
+        self.data = None
+        self.borrowed = False
         self.external = bool(os.environ.get("LEGAL_DB_HOST") or os.environ.get("PGHOST"))
         self.host = os.environ.get("LEGAL_DB_HOST") or os.environ.get("PGHOST")
         self.port = os.environ.get("LEGAL_DB_PORT") or os.environ.get("PGPORT") or "5432"
@@ -197,17 +207,75 @@ class Cluster:
         self.data = data
         return self
 
-    def restart(self):
-        """Restart the private cluster (fault tests); no-op on an external server."""
+    def export_env(self):
+        """Variables with which a child process (the tests) can restart this private cluster
+        (``Cluster.from_env``); for an external server, which is not ours to restart, only
+        ``LEGAL_TEST_PG_EXTERNAL=1``."""
+        if self.external:
+            return {ENV_PG_EXTERNAL: "1"}
+        if not self.started:
+            return {}
+        return {
+            ENV_PG_BINDIR: self.bindir,
+            ENV_PGDATA: self.data,
+            ENV_PG_RUN_AS: self.run_as or "",
+        }
+
+    @classmethod
+    def from_env(cls):
+        """The private cluster started by ``scripts/test``, as its children see it.
+
+        :raise StackError: outside ``scripts/test`` or on an external server (nothing to
+            restart), one line saying so.
+        """
+        bindir, data = os.environ.get(ENV_PG_BINDIR), os.environ.get(ENV_PGDATA)
+        if not (bindir and data and os.path.isdir(data)):
+            raise StackError(
+                f"{ENV_PG_BINDIR} and {ENV_PGDATA} are not set (or the data directory is gone): "
+                "restarting PostgreSQL needs the private cluster of ./scripts/test, run the test "
+                "through it without PGHOST/LEGAL_DB_HOST"
+            )
+        cluster = cls()
+        cluster.external = False
+        cluster.bindir = bindir
+        cluster.data = data
+        cluster.run_as = os.environ.get(ENV_PG_RUN_AS) or None
+        cluster.host = os.environ.get("PGHOST")
+        cluster.started = True
+        cluster.borrowed = True  # stop() leaves it to the process that started it
+        return cluster
+
+    def restart(self, mode="fast"):
+        """Restart the private cluster (fault tests): ``pg_ctl restart -m <mode>``, which
+        disconnects every client; no-op on an external server.
+
+        :raise StackError: when pg_ctl fails (its last line of output)
+        """
         if not self.started:
             return
-        self._run(
-            [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-m", "fast", "restart"],
-            check=True,
+        proc = self._run(
+            [
+                os.path.join(self.bindir, "pg_ctl"),
+                "-D",
+                self.data,
+                "-w",
+                "-t",
+                "60",
+                "-m",
+                mode,
+                # a log file, or the server keeps our capture pipes open and we wait forever
+                "-l",
+                os.path.join(os.path.dirname(self.data), "postgresql.log"),
+                "restart",
+            ],
+            check=False,
         )
+        if proc.returncode != 0:
+            out = (proc.stderr or proc.stdout).strip().splitlines()
+            raise StackError(f"pg_ctl restart failed: {out[-1] if out else proc.returncode}")
 
     def stop(self):
-        if self.started:
+        if self.started and not self.borrowed:
             self._run(
                 [
                     os.path.join(self.bindir, "pg_ctl"),
@@ -259,8 +327,16 @@ def write_config(path, cluster, odoo_dir, db_name, http_port, data_dir, extra=No
     return path
 
 
+#: The Odoo launcher: this very file, run as a script, is what ``odoo-bin`` is (see the end of
+#: the file). ``python3 -m odoo`` cannot be used: in multi-process mode (``--workers``) Odoo's
+#: master starts its gevent process by re-running ``sys.argv[0]`` with a ``gevent`` command,
+#: and under ``-m`` that is ``odoo/__main__.py``, which then fails to import.
+LAUNCHER = Path(__file__).resolve()
+
+
 def odoo_cmd(config, *args):
-    return [sys.executable, "-m", "odoo", "-c", config, *args]
+    """The command line of an Odoo server (or ``--stop-after-init`` run) on ``config``."""
+    return [sys.executable, str(LAUNCHER), "-c", config, *args]
 
 
 def install_addons(config, db_name, log_path, modules=None, log_hint=None):
@@ -368,3 +444,14 @@ def workspace(prefix, keep=False):
         signal.signal(signal.SIGTERM, previous)
         if not keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    # The Odoo launcher (``odoo_cmd``), as Odoo's own ``odoo-bin``: the server in UTC.
+    os.environ["TZ"] = "UTC"
+    import time  # noqa: PLC0415
+
+    time.tzset()
+    import odoo  # noqa: PLC0415
+
+    odoo.cli.main()

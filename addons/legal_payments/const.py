@@ -11,6 +11,8 @@ WEBHOOK_TOLERANCE = 300
 
 # Number of attempts of the inbox processor before an event is left in error.
 EVENT_MAX_ATTEMPTS = 5
+# Numbers of a transaction reference tried when concurrent requests take the same one.
+REFERENCE_ATTEMPTS = 5
 
 # An event waiting for another one (a refund for its payment) is given up after this delay.
 EVENT_DEFER_DAYS = 4

@@ -4,7 +4,7 @@ Run through ``./scripts/test`` (``./scripts/test tests/e2e`` for this suite alon
 creates the database with the four addons and exports ``LEGAL_TEST_ODOO_CONFIG``,
 ``LEGAL_TEST_DB``, ``LEGAL_TEST_WORKDIR`` and the ``PG*`` variables of its PostgreSQL.
 
-* ``odoo_server`` (session): a real ``python3 -m odoo`` with ``--workers=2`` and
+* ``odoo_server`` (session): a real Odoo server (``stack.odoo_cmd``) with ``--workers=2`` and
   ``--max-cron-threads=1`` on a free loopback port against that database, configured by the
   firm over JSON-RPC for the Stripe emulator (API base, webhook secret of both providers);
   stopped at the end of the session with its whole process group.

@@ -2,13 +2,16 @@
 JSON-RPC client, the client as plain HTTP (what its browser and Stripe.js send), and Stripe
 as the emulator (or as this process, signing events itself to play Stripe's retries).
 
-Nothing here imports Odoo: the server is a subprocess (``python3 -m odoo``) on the test
-database created by ``scripts/test``, and everything goes over loopback HTTP.
+Nothing here imports Odoo: the server is a subprocess (``scripts/stack.py``'s launcher, as
+``odoo-bin``) on the test database created by ``scripts/test``, and everything goes over
+loopback HTTP.
 """
 
 import contextlib
 import hashlib
 import hmac
+import http.client
+import http.cookiejar
 import json
 import os
 import signal
@@ -22,6 +25,10 @@ import urllib.request
 from pathlib import Path
 
 import odoorpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+import stack  # noqa: E402
 
 #: Webhook signing secret of the emulated Stripe account. The emulator is one Stripe
 #: account: both providers (trust and operating) get this secret, so that an event signed
@@ -55,11 +62,12 @@ def wait_for(predicate, timeout, interval=0.25, message="condition"):
 
 # --------------------------------------------------------------------------- the server
 class OdooServer:
-    """``python3 -m odoo`` with ``--workers`` on a free loopback port, in its own process
+    """Odoo (``stack.odoo_cmd``) with ``--workers`` on a free loopback port, in its own process
     group, logging to ``log_path``; stopped with nothing left behind."""
 
-    def __init__(self, config, db_name, log_path, workers=2, cron_threads=1):
+    def __init__(self, config, db_name, log_path, workers=2, cron_threads=1, extra_args=()):
         self.config = config
+        self.extra_args = list(extra_args)
         self.db_name = db_name
         self.log_path = Path(log_path)
         self.workers = workers
@@ -73,14 +81,9 @@ class OdooServer:
 
     def start(self, timeout=120):
         self.port = free_port()
-        # A launcher script, as odoo-bin: with ``python3 -m odoo`` the master re-runs
-        # ``sys.argv[0]`` (odoo/__main__.py) to start its gevent process, which fails.
-        launcher = self.log_path.with_name("e2e-odoo-bin")
-        launcher.write_text("import odoo\n\nodoo.cli.main()\n")
-        args = [
-            sys.executable,
-            str(launcher),
-            "-c",
+        # The shared launcher (as odoo-bin): ``python3 -m odoo`` cannot start the gevent
+        # process of --workers (see stack.LAUNCHER).
+        args = stack.odoo_cmd(
             self.config,
             "-d",
             self.db_name,
@@ -94,7 +97,10 @@ class OdooServer:
             "--log-level=warn",
             "--log-handler=odoo.addons.legal_payments:INFO",
             "--log-handler=odoo.service.server:INFO",
-        ]
+            # the requests retried after a serialization failure (odoo.service.model.retrying)
+            "--log-handler=odoo.service.model:INFO",
+            *self.extra_args,
+        )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
                 args,
@@ -291,7 +297,10 @@ class PortalClient:
     def __init__(self, server_url, stripe_url):
         self.server_url = server_url
         self.stripe_url = stripe_url
-        self.opener = urllib.request.build_opener(_NoRedirect())
+        # One browser: the session cookie keeps the transaction the status page monitors.
+        self.opener = urllib.request.build_opener(
+            _NoRedirect(), urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def get(self, path_or_url):
         url = path_or_url if "://" in path_or_url else self.server_url + path_or_url
@@ -358,6 +367,272 @@ class PortalClient:
         )
         self.stripe("POST", f"payment_intents/{pi_id}", {"payment_method": card["id"]})
         return self.stripe("POST", f"payment_intents/{pi_id}/confirm", {})
+
+    # ------------------------------------------------------------------ a whole checkout
+    def checkout(self, checkout, number=CARD_OK, poll_timeout=120, patience=0):
+        """The client's whole payment in the portal, as the browser and Stripe.js do it:
+        the invoice's page, the payment form's transaction route, Stripe.js confirming the
+        card at Stripe, Stripe's redirection to ``/payment/stripe/return``, the status page
+        polling ``/payment/status/poll`` until the payment is processed (repeating the poll
+        on the ``retry`` answer, as the page's script does), then the landing page.
+
+        :param dict checkout: from :func:`invoice_checkout`
+        :param float patience: seconds during which a client reloads a page that answered a
+            server error (5xx, connection refused, the 404 of a server without its database),
+            counted in ``reloads``; 0: none
+        :return: :class:`Checkout` (every answer the client saw, the PaymentIntent)
+        :raise CheckoutError: on the first answer the client would see as an error
+        """
+        seen = Checkout()
+        deadline = time.monotonic() + patience
+
+        def step(what, expected, method, path, params=None):
+            while True:
+                if method == "POST":
+                    status, headers, body, error = self._json(seen, path, params)
+                else:
+                    status, headers, body = self._timed(seen, "GET", path)
+                    error = None if status in expected else f"{status} {body[:200]!r}"
+                if error is None:
+                    return headers, body
+                if _outage(status, body) and time.monotonic() < deadline:
+                    seen.reloads += 1
+                    time.sleep(0.5)
+                    continue
+                raise CheckoutError(seen, f"{what}: {error}", retry=body == "retry")
+
+        step("invoice page", (200,), "GET", checkout["page"])
+        _headers, processing = step(
+            "payment form", (), "POST", checkout["route"], checkout["params"]
+        )
+        seen.intent = self.pay_with_card(processing, number=number)
+        back = urllib.parse.urlsplit(processing["return_url"])
+        query = urllib.parse.urlencode(
+            {
+                "payment_intent": seen.intent["id"],
+                "payment_intent_client_secret": processing["client_secret"],
+                "redirect_status": seen.intent["status"],
+            }
+        )
+        headers, _body = step(
+            "return from Stripe", (302, 303), "GET", f"{back.path}?{back.query}&{query}"
+        )
+        if "/payment/status" not in headers.get("Location", ""):
+            raise CheckoutError(
+                seen, f"return from Stripe: redirected to {headers.get('Location')}"
+            )
+        step("status page", (200,), "GET", "/payment/status")
+        poll_deadline = time.monotonic() + poll_timeout
+        while True:
+            try:
+                _headers, result = step("status poll", (), "POST", "/payment/status/poll", {})
+            except CheckoutError as exc:
+                if exc.retry and time.monotonic() < poll_deadline:
+                    seen.poll_retries += 1
+                    time.sleep(0.5)  # the page's script waits, then polls again
+                    continue
+                raise
+            if result.get("state") == "done" or time.monotonic() > poll_deadline:
+                break
+            time.sleep(0.5)
+        if result.get("state") != "done":
+            raise CheckoutError(seen, f"status page: payment {result.get('state')}")
+        seen.landing = result["landing_route"]
+        step("landing page", (200,), "GET", seen.landing)
+        return seen
+
+    def _timed(self, seen, method, path):
+        started = time.monotonic()
+        try:
+            status, headers, body = self.get(path)
+        except (OSError, http.client.HTTPException) as exc:
+            status, headers, body = 0, {}, str(exc).encode()
+        seen.answers.append((method, path.split("?")[0], status, time.monotonic() - started))
+        return status, headers, body
+
+    def _json(self, seen, path, params):
+        """A JSON route: ``(status, headers, result or message, error or None)``."""
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params})
+        request = urllib.request.Request(
+            self.server_url + path, data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        started = time.monotonic()
+        try:
+            with self.opener.open(request, timeout=120) as response:
+                status, answer = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, {"error": {"data": {"message": exc.read()[:300]}}}
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            status, answer = 0, {"error": {"data": {"message": str(exc)}}}
+        seen.answers.append(("POST", path, status, time.monotonic() - started))
+        if status == 200 and not answer.get("error"):
+            return status, {}, answer["result"], None
+        message = (answer.get("error") or {}).get("data", {}).get("message") or str(answer)
+        if status == 200 and message != "retry":
+            # An error the page shows the client; for the reload rule, a server error.
+            status = 500
+        return status, {}, message, f"{status} {message}"
+
+
+#: While its database is unreachable, Odoo serves the request without a database ("Database
+#: or registry unusable, trying without"): the portal's routes are then werkzeug's bare 404.
+_NODB_404 = b"<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>"
+
+
+def _outage(status, body):
+    """An answer of a server that cannot work right now (a person reloads the page)."""
+    return (
+        status == 0
+        or status >= 500
+        or (status == 404 and isinstance(body, bytes) and body.startswith(_NODB_404))
+    )
+
+
+class Checkout:
+    """What one client saw during a checkout: ``answers`` ``(method, path, status, seconds)``,
+    the confirmed ``intent``, the ``poll_retries`` (``retry`` answers the page repeated), the
+    ``reloads`` (server errors the client reloaded, see ``patience``)."""
+
+    def __init__(self):
+        self.answers = []
+        self.intent = None
+        self.poll_retries = 0
+        self.reloads = 0
+        self.landing = None
+
+    @property
+    def seconds(self):
+        return sum(a[3] for a in self.answers)
+
+
+class CheckoutError(Exception):
+    """An answer the client would see as an error (``retry``: one the page repeats)."""
+
+    def __init__(self, checkout, message, retry=False):
+        super().__init__(message)
+        self.checkout = checkout
+        self.retry = retry
+
+
+def invoice_checkout(firm, invoice_id, provider_id, payment_method_id, amount=None):
+    """What the invoice's portal page gives its payment form (asked of the firm beforehand,
+    so that a checkout is only the client's requests): the page, the transaction route and
+    its parameters for ``amount`` (default: the residual)."""
+    url = call(firm, "account.move", "get_portal_url", [invoice_id])
+    token = dict(urllib.parse.parse_qsl(url.split("?", 1)[1]))["access_token"]
+    if amount is None:
+        (invoice,) = firm.env["account.move"].read([invoice_id], ["amount_residual"])
+        amount = invoice["amount_residual"]
+    return {
+        "invoice_id": invoice_id,
+        "page": url,
+        "route": f"/invoice/transaction/{invoice_id}",
+        "params": {
+            "access_token": token,
+            "amount": amount,
+            "provider_id": provider_id,
+            "payment_method_id": payment_method_id,
+            "token_id": None,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": url,
+        },
+    }
+
+
+def retainer_checkout(firm, portal, request_id, provider_id, payment_method_id):
+    """The same for a retainer request: the payment page its e-mailed link redirects to."""
+    (request,) = firm.env["legal.retainer.request"].read([request_id], ["access_token"])
+    status, headers, _body = portal.get(
+        f"/my/retainers/{request_id}/pay?access_token={request['access_token']}"
+    )
+    assert status in (302, 303), f"retainer {request_id}: {status} instead of the payment page"
+    page = urllib.parse.urlsplit(headers["Location"])
+    query = dict(urllib.parse.parse_qsl(page.query))
+    return {
+        "request_id": request_id,
+        "page": f"{page.path}?{page.query}",
+        "route": f"/legal/retainer/transaction/{request_id}",
+        "params": {
+            "access_token": query["access_token"],
+            "amount": float(query["amount"]),
+            "provider_id": provider_id,
+            "payment_method_id": payment_method_id,
+            "token_id": None,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": call(firm, "legal.retainer.request", "get_portal_url", [request_id]),
+        },
+    }
+
+
+def deposit_checkout(firm, portal, matter_id, amount, provider_id, payment_method_id):
+    """The same for a deposit into a matter's trust ("Deposit to trust" on the matter's page)."""
+    url = call(firm, "legal.matter", "get_portal_url", [matter_id])
+    token = dict(urllib.parse.parse_qsl(url.split("?", 1)[1]))["access_token"]
+    status, headers, _body = portal.get(
+        f"/my/matters/{matter_id}/deposit?"
+        + urllib.parse.urlencode({"access_token": token, "amount": amount})
+    )
+    assert status in (302, 303), f"matter {matter_id}: {status} instead of the payment page"
+    page = urllib.parse.urlsplit(headers["Location"])
+    query = dict(urllib.parse.parse_qsl(page.query))
+    return {
+        "matter_id": matter_id,
+        "page": f"{page.path}?{page.query}",
+        "route": f"/legal/trust/transaction/{matter_id}",
+        "params": {
+            "access_token": query["access_token"],
+            "amount": float(query["amount"]),
+            "provider_id": provider_id,
+            "payment_method_id": payment_method_id,
+            "token_id": None,
+            "flow": "direct",
+            "tokenization_requested": False,
+            "landing_route": url,
+        },
+    }
+
+
+def stripe_events(stripe_url, event_type):
+    """Every event of ``event_type`` the emulator (Stripe) has sent, oldest first."""
+    client = PortalClient("", stripe_url)
+    events, after = [], None
+    while True:
+        params = {"type": event_type, "limit": 100, **({"starting_after": after} if after else {})}
+        page = client.stripe("GET", "events", params)
+        events += page["data"]
+        if not page.get("has_more") or not page["data"]:
+            break
+        after = page["data"][-1]["id"]
+    return sorted(events, key=lambda e: (e["created"], e["id"]))
+
+
+def redeliver(server_url, event, patience=120):
+    """Stripe's retries of one event: delivered again until it is acknowledged (200), with
+    a growing pause; return the statuses of every attempt."""
+    statuses, pause = [], 0.5
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            statuses.append(deliver_event(server_url, event))
+        except (OSError, http.client.HTTPException):
+            statuses.append(0)
+        if statuses[-1] == 200 or time.monotonic() > deadline:
+            return statuses
+        time.sleep(pause)
+        pause = min(pause * 2, 5)
+
+
+def wake_cron_worker(db_name):
+    """NOTIFY the cron workers' channel, as any new trigger does: a freshly spawned cron
+    worker otherwise sleeps up to 70 s before its first poll."""
+    import psycopg2  # noqa: PLC0415 - Odoo's dependency, only needed by the fault tests
+
+    with contextlib.closing(psycopg2.connect(dbname="postgres")) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cr:
+            cr.execute("NOTIFY cron_trigger, %s", [db_name])
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import stripe
 from markupsafe import Markup
+from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -653,7 +654,8 @@ class PaymentTransaction(models.Model):
 
         The surcharge is always computed here, on the server, from the amount asked (never
         from a surcharge in the values): the transaction charges the amount plus the surcharge
-        and keeps the surcharge apart.
+        and keeps the surcharge apart. Then the transaction gets a reference still free, even
+        when a concurrent request took the one computed for it.
         """
         for vals in vals_list:
             vals["legal_surcharge_amount"] = 0.0
@@ -662,7 +664,38 @@ class PaymentTransaction(models.Model):
                 currency = self.env["res.currency"].browse(vals["currency_id"])
                 vals["amount"] = currency.round(vals["amount"] + surcharge)
                 vals["legal_surcharge_amount"] = surcharge
-        return super().create(vals_list)
+        if len(vals_list) != 1 or not vals_list[0].get("reference"):
+            return super().create(vals_list)
+        # A reference is the document's name, numbered after the transactions this database
+        # transaction can see: one committed meanwhile by a concurrent request (two clients
+        # paying the same matter or invoice at once) has the same reference, and the unique
+        # index refuses ours ("Reference must be unique!"). The next number is then tried.
+        vals = vals_list[0]
+        for attempt in range(1, const.REFERENCE_ATTEMPTS + 1):
+            try:
+                with self.env.cr.savepoint():
+                    return super().create([vals])
+            except pg_errors.UniqueViolation as exc:
+                if (
+                    exc.diag.constraint_name != "payment_transaction_reference_uniq"
+                    or attempt == const.REFERENCE_ATTEMPTS
+                ):
+                    raise
+                self.env.invalidate_all()
+                _logger.info("transaction reference %s taken meanwhile", vals["reference"])
+                vals = dict(vals, reference=self._legal_next_reference(vals["reference"]))
+        return None  # unreachable: the last attempt returns or raises
+
+    @api.model
+    def _legal_next_reference(self, reference, separator="-"):
+        """The reference after ``reference`` in its sequence (``INV/1`` → ``INV/1-1`` → ``-2``).
+
+        A long number is part of the prefix (``tx-20261130062110``, Odoo's time-based one).
+        """
+        prefix, _sep, number = reference.rpartition(separator)
+        if prefix and number.isdigit() and len(number) <= 6:
+            return f"{prefix}{separator}{int(number) + 1}"
+        return f"{reference}{separator}1"
 
     @api.model
     def _legal_surcharge_for_values(self, vals):

@@ -20,3 +20,4 @@ from . import test_payment_plan_tour
 from . import test_billing_statement
 from . import test_billing_portal
 from . import test_billing_tour
+from . import test_reference_concurrency
