@@ -3,7 +3,7 @@ import logging
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_amount
 
 _logger = logging.getLogger(__name__)
@@ -54,8 +54,11 @@ class LegalRetainerRequest(models.Model):
         ],
         default="draft",
         required=True,
+        readonly=True,
         tracking=True,
         copy=False,
+        help="Follows the request's sending, its payments and its cancellation; never set by "
+        "hand.",
     )
     transaction_ids = fields.One2many(
         "payment.transaction", "legal_retainer_request_id", string="Payments", readonly=True
@@ -137,6 +140,13 @@ class LegalRetainerRequest(models.Model):
         return requests
 
     def write(self, vals):
+        if "state" in vals and not self.env.su:
+            raise AccessError(
+                _(
+                    "The status of a retainer request follows its sending, its payments and its "
+                    "cancellation: it cannot be set by hand."
+                )
+            )
         if "amount" in vals and any(r.amount_paid for r in self):
             raise UserError(_("The amount of a retainer request cannot change once paid into."))
         return super().write(vals)
@@ -153,7 +163,7 @@ class LegalRetainerRequest(models.Model):
                 template, subtype_xmlid="mail.mt_comment", partner_ids=request.partner_id.ids
             )
             if request.state == "draft":
-                request.state = "sent"
+                request.sudo().state = "sent"
         # A top-up drafted for review: the review is done.
         self.activity_feedback(["mail.mail_activity_data_todo"])
         return True
@@ -164,7 +174,7 @@ class LegalRetainerRequest(models.Model):
                 raise UserError(_("%s can no longer be cancelled.", request.name))
             if request.transaction_ids.filtered(lambda tx: tx.state in ("pending", "authorized")):
                 raise UserError(_("%s has a payment in progress.", request.name))
-        self.write({"state": "cancelled"})
+        self.sudo().write({"state": "cancelled"})
 
     # ------------------------------------------------------------------ automatic charge
     def _retainer_find_authorization(self):
@@ -210,7 +220,7 @@ class LegalRetainerRequest(models.Model):
         try:
             with self.env.cr.savepoint():
                 if self.state == "draft":
-                    self.state = "sent"
+                    self.sudo().state = "sent"
                 amount = self.amount_due
                 self._retainer_check_payable(amount, self.currency_id)
                 Transaction = self.env["payment.transaction"].sudo()
@@ -315,11 +325,13 @@ class LegalRetainerRequest(models.Model):
             if request.state in ("draft", "cancelled"):
                 continue
             if request.currency_id.is_zero(request.amount_due):
-                request.state = "paid"
+                state = "paid"
             elif request.amount_paid:
-                request.state = "partial"
+                state = "partial"
             else:
-                request.state = "sent"
+                state = "sent"
+            if request.state != state:
+                request.sudo().state = state
 
     def _retainer_payment_received(self, transaction, cleared=True):
         """Follow the payment on the request and tell the responsible lawyer at once: a note

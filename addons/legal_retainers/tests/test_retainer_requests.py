@@ -25,6 +25,16 @@ class TestRetainerRequests(LegalRetainersCommon):
         self.assertIn(request.get_portal_url(), str(mail.body))
         self.assertIn(self.client_a.id, mail.partner_ids.ids)
 
+    def test_status_cannot_be_set_by_hand(self):
+        request = self.matter_a.action_request_retainer()
+        for user in (self.trust_user, self.env.user):
+            with self.assertRaisesRegex(AccessError, "cannot be set by hand"):
+                request.with_user(user).write({"state": "paid"})
+        self.assertEqual((request.state, request.amount_paid), ("sent", 0.0))
+        # Cancelling, as the firm does, still works.
+        request.with_user(self.trust_user).action_cancel()
+        self.assertEqual(request.state, "cancelled")
+
     def test_pays_900_then_create_online_asks_for_the_remaining_100(self):
         request = self.matter_a.action_request_retainer()
         self._pay(request, 900.0)
