@@ -281,6 +281,8 @@ def test_client_story_in_the_portal(firm, stripe, portal, odoo_server):
         (tx,) = _transactions(firm, [("legal_retainer_request_id", "=", topup_id)])
         assert tx["payment_method_code"] == "ach_direct_debit", tx
         assert tx["provider_reference"] == processing["client_secret"].split("_secret_")[0], tx
+        at_stripe = portal.stripe("GET", f"payment_intents/{tx['provider_reference']}")
+        assert at_stripe["amount"] == 20000, at_stripe
         pending = _ach_event(f"evt_story_ach_p_{tx['id']}", tx, "processing")
         assert deliver_event(odoo_server.url, pending) == 200
         wait_for(
@@ -304,7 +306,16 @@ def test_client_story_in_the_portal(firm, stripe, portal, odoo_server):
         )
         figures = _matter(firm, matter)
         assert (figures["trust_balance"], figures["trust_uncleared"]) == (500.0, 0.0), figures
-        assert _transactions(firm, [("id", "=", tx["id"])])[0]["state"] == "done"
+        (done,) = firm.env["payment.transaction"].read([tx["id"]], ["state", "legal_fee_state"])
+        assert (done["state"], done["legal_fee_state"]) == ("done", "unavailable"), done
+        # Stripe's retry of the same event: acknowledged, stored once, nothing credited twice.
+        assert deliver_event(odoo_server.url, cleared) == 200
+        assert (
+            firm.env["legal.stripe.event"].search_count(
+                [("stripe_event_id", "in", [pending["id"], cleared["id"]])]
+            )
+            == 2
+        )
         assert_trust_invariants(firm, "4. ACH top-up cleared")
 
         # 5. The client overpays an invoice of 400: its payment page open in two tabs, both
@@ -408,6 +419,7 @@ def test_client_story_in_the_portal(firm, stripe, portal, odoo_server):
             ("trust_deposit", 100.0),
             ("trust_deposit", 200.0),
             ("invoice", 700.0),
+            ("payment", 700.0),
             ("invoice", 400.0),
             ("payment", 400.0),
             ("refund", 400.0),
