@@ -420,6 +420,7 @@ def test_client_story_in_the_portal(firm, stripe, portal, odoo_server):
             ("trust_deposit", 200.0),
             ("invoice", 700.0),
             ("payment", 700.0),
+            ("trust_disbursement", 700.0),
             ("invoice", 400.0),
             ("payment", 400.0),
             ("refund", 400.0),
