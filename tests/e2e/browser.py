@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +34,15 @@ CHROMIUM_FLAGS = [
     "--remote-allow-origins=*",
     "--remote-debugging-port=0",
 ]
+
+
+def _lift_memory_limit():
+    """In the browser's process, before it starts: no address-space limit of the test
+    process. pytest-odoo's in-process server (``--odoo-http``) sets ``RLIMIT_AS`` to Odoo's
+    ``limit_memory_hard``, in which Chromium (V8 reserves far more address space than it
+    uses) dies before opening its DevTools port."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
 
 
 def chromium_path():
@@ -77,6 +87,7 @@ class Chromium:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_lift_memory_limit,  # noqa: PLW1509 - no thread runs in the child
         )
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.monotonic() + self.timeout
