@@ -153,3 +153,16 @@ class TestPaymentPlanSchedule(PaymentPlanCommon):
         with self.assertRaisesRegex(ValidationError, "Only a payment plan"):
             Authorization.create({**values, "scope": "invoices", "plan_id": plan.id})
         self.assertEqual(Authorization.create({**values, "plan_id": plan.id}).plan_id, plan)
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentPlanDemo(LegalPaymentsCommon):
+    def test_demo_plan_awaits_the_clients_acceptance(self):
+        plan = self.env.ref("legal_payments.payment_plan_harper", raise_if_not_found=False)
+        if not plan:
+            self.skipTest("installed without demo data")
+        plan = plan.sudo()  # the demo company's plan, read by the test company's user
+        self.assertEqual(plan.state, "awaiting")
+        self.assertEqual(plan.instalment_ids.mapped("amount"), [500.0, 500.0, 500.0])
+        self.assertEqual(plan.amount_total, 1500.0)
+        self.assertTrue(plan.access_token, "the client's e-mailed link works")
