@@ -6,9 +6,38 @@ import time
 from psycopg2 import errorcodes
 from psycopg2.errors import DeadlockDetected, SerializationFailure
 
+from odoo.tools import SQL
+
 _logger = logging.getLogger(__name__)
 
 RETRYABLE_PGCODES = (errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
+
+
+def lock_rows(records, fnames=None, log_exceptions=True):
+    """Lock the records' rows until the end of the database transaction.
+
+    Pending writes of ``fnames`` (all fields when None) are flushed first, the rows are locked
+    in id order (``FOR NO KEY UPDATE``: foreign keys to them stay free), then the cache is
+    invalidated so that the caller re-reads what a concurrent transaction committed.
+
+    :param records: the recordset whose rows to lock (nothing is done when empty)
+    :param list fnames: the fields flushed and invalidated
+    :param bool log_exceptions: False where lock or serialization errors are expected and
+        retried by the caller
+    :return: ``records``
+    """
+    if records:
+        records.flush_recordset(fnames)
+        records.env.cr.execute(
+            SQL(
+                "SELECT id FROM %s WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
+                SQL.identifier(records._table),
+                tuple(records.ids),
+            ),
+            log_exceptions=log_exceptions,
+        )
+        records.invalidate_recordset(fnames)
+    return records
 
 
 def retry_serialization(cr, func, attempts=5, delay=0.05):

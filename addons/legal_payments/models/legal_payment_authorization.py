@@ -4,7 +4,9 @@ import math
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, format_amount, format_date
+from odoo.tools import format_amount, format_date
+
+from odoo.addons.legal_trust.utils import lock_rows
 
 #: Set only by the client's confirmation, a revocation or the expiry, never by hand.
 CONSENT_FIELDS = {
@@ -409,17 +411,7 @@ class LegalPaymentAuthorization(models.Model):
 
     def _legal_lock(self):
         """Lock the authorizations' rows: a revocation and a charge never overlap."""
-        if self:
-            self.flush_recordset()
-            self.env.cr.execute(
-                SQL(
-                    "SELECT id FROM legal_payment_authorization WHERE id IN %s "
-                    "ORDER BY id FOR NO KEY UPDATE",
-                    tuple(self.ids),
-                )
-            )
-            self.invalidate_recordset()
-        return self
+        return lock_rows(self)
 
     def _legal_is_in_force(self, on_date=None):
         self.ensure_one()

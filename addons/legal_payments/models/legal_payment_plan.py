@@ -9,7 +9,9 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, format_amount, format_date
+from odoo.tools import format_amount, format_date
+
+from odoo.addons.legal_trust.utils import lock_rows
 
 from .. import const
 
@@ -431,30 +433,11 @@ class LegalPaymentPlan(models.Model):
 
     def _legal_lock(self):
         """Lock the plans' rows: charges, acceptance and rebalancing never overlap."""
-        if self:
-            self.flush_recordset()
-            self.env.cr.execute(
-                SQL(
-                    "SELECT id FROM legal_payment_plan WHERE id IN %s ORDER BY id "
-                    "FOR NO KEY UPDATE",
-                    tuple(self.ids),
-                ),
-                log_exceptions=False,
-            )
-            self.invalidate_recordset()
-        return self
+        return lock_rows(self, log_exceptions=False)
 
     def _legal_lock_invoices(self):
         """Lock the invoices: two plans sent or accepted at once never share an invoice."""
-        invoices = self.invoice_ids
-        if invoices:
-            invoices.flush_recordset(["state"])
-            self.env.cr.execute(
-                SQL(
-                    "SELECT id FROM account_move WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
-                    tuple(invoices.ids),
-                )
-            )
+        lock_rows(self.invoice_ids, ["state"])
 
     # === BUSINESS METHODS - ACCEPTANCE === #
 

@@ -10,6 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, format_amount, format_date
 
+from odoo.addons.legal_trust.utils import lock_rows
 from odoo.addons.payment import utils as payment_utils
 
 from .. import const
@@ -235,13 +236,7 @@ class LegalPaymentPlanInstalment(models.Model):
             more than still due on the instalment
         """
         self.ensure_one()
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM legal_payment_plan_instalment WHERE id = %s FOR NO KEY UPDATE",
-                self.id,
-            )
-        )
-        self.invalidate_recordset()
+        lock_rows(self)
         if self.plan_id.state != "running" or self.state in ("paid", "cancelled"):
             raise UserError(_("%s cannot be paid.", self.display_name))
         if currency != self.currency_id:

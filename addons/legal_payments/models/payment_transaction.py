@@ -9,7 +9,9 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL, float_compare
+from odoo.tools import float_compare
+
+from odoo.addons.legal_trust.utils import lock_rows
 
 from .. import const
 
@@ -126,18 +128,7 @@ class PaymentTransaction(models.Model):
         changed by a transaction committed after ours started raises SerializationFailure,
         which the caller retries.
         """
-        if not self:
-            return self
-        self.flush_recordset()
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM payment_transaction WHERE id IN %s ORDER BY id FOR NO KEY UPDATE",
-                tuple(self.ids),
-            ),
-            log_exceptions=False,
-        )  # Concurrency errors are expected and retried.
-        self.invalidate_recordset()
-        return self
+        return lock_rows(self, log_exceptions=False)  # concurrency errors are retried
 
     def _handle_notification_data(self, provider_code, notification_data):
         """Override of `payment` to lock the Stripe transaction before updating it.

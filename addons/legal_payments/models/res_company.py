@@ -2,7 +2,8 @@
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+
+from odoo.addons.legal_trust.utils import lock_rows
 
 
 class ResCompany(models.Model):
@@ -100,12 +101,7 @@ class ResCompany(models.Model):
         self.ensure_one()
         if self.legal_surcharge_account_id:
             return self.legal_surcharge_account_id
-        self.flush_recordset(["legal_surcharge_account_id"])
-        self.env.cr.execute(
-            SQL("SELECT id FROM res_company WHERE id = %s FOR NO KEY UPDATE", self.id),
-            log_exceptions=False,
-        )
-        self.invalidate_recordset(["legal_surcharge_account_id"])
+        lock_rows(self, ["legal_surcharge_account_id"], log_exceptions=False)
         if self.legal_surcharge_account_id:
             return self.legal_surcharge_account_id
         Account = self.env["account.account"].sudo().with_company(self)

@@ -4,7 +4,9 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL, format_amount
+from odoo.tools import format_amount
+
+from odoo.addons.legal_trust.utils import lock_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -210,10 +212,7 @@ class LegalRetainerRequest(models.Model):
         :return: the `payment.transaction` charged, or None when the request was e-mailed
         """
         self.ensure_one()
-        self.env.cr.execute(
-            SQL("SELECT id FROM legal_retainer_request WHERE id = %s FOR NO KEY UPDATE", self.id)
-        )
-        self.invalidate_recordset()
+        lock_rows(self)
         if self.autocharge_state != "pending":
             return None
         token = self.autocharge_authorization_id.token_id.sudo()
@@ -286,10 +285,7 @@ class LegalRetainerRequest(models.Model):
             (less payments still in progress)
         """
         self.ensure_one()
-        self.env.cr.execute(
-            SQL("SELECT id FROM legal_retainer_request WHERE id = %s FOR NO KEY UPDATE", self.id)
-        )
-        self.invalidate_recordset()
+        lock_rows(self)
         if self.state not in ("sent", "partial"):
             raise UserError(_("Retainer request %s cannot be paid.", self.name))
         if currency != self.currency_id:
