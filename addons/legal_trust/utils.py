@@ -12,6 +12,43 @@ _logger = logging.getLogger(__name__)
 
 RETRYABLE_PGCODES = (errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
 
+#: Context key under which the trust gate marks the records it has let through.
+TRUST_GATE_KEY = "legal_trust_gate"
+
+
+class TrustGatePass:
+    """What the trust gate lets through: these exact records, and nothing else.
+
+    Put in the context by the code that owns a trust posting (the gate itself, the trust
+    API), never by a caller: a context sent over RPC or in a URL holds JSON values only, so
+    it can never carry an instance of this class, and a marker of other records covers
+    nothing here. The same pattern as OCA ``queue_job``'s edit sentinel, narrowed to records.
+    """
+
+    __slots__ = ("model", "ids")
+
+    def __init__(self, records):
+        self.model = records._name
+        self.ids = frozenset(records.ids)
+
+    def covers(self, records):
+        """Whether every record of ``records`` was let through by the gate."""
+        return records._name == self.model and self.ids.issuperset(records.ids)
+
+
+def trust_gate_pass(records):
+    """Return ``records`` in a context where the gate's checks treat them as let through.
+
+    Only for the trust gate and the trust API, on records they have just checked.
+    """
+    return records.with_context(**{TRUST_GATE_KEY: TrustGatePass(records)})
+
+
+def trust_gate_passed(records):
+    """Whether ``records`` were let through by the gate (see :class:`TrustGatePass`)."""
+    marker = records.env.context.get(TRUST_GATE_KEY)
+    return isinstance(marker, TrustGatePass) and marker.covers(records)
+
 
 def lock_rows(records, fnames=None, log_exceptions=True):
     """Lock the records' rows until the end of the database transaction.

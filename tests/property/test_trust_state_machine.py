@@ -3,7 +3,8 @@
 A ``RuleBasedStateMachine`` drives random sequences of trust movements through the public
 methods of ``legal.matter`` (``trust_deposit`` cleared or not, ``trust_clear_deposit``,
 ``trust_disburse``, ``trust_transfer``, ``trust_pay_invoice`` in full or in part,
-``trust_reverse`` of any of them, ``action_close``/``action_reopen``) and
+``trust_reverse`` of any of them, ``action_close``/``action_reopen``), disbursements typed
+as journal entries by a random role with or without forged context keys, and
 ``legal.trust.reconciliation`` (``action_done``, which locks earlier dates), on two clients,
 three matters and two trust bank journals, with accounting dates of today and the two days
 before. A reference model predicts each outcome (posted or refused).
@@ -38,11 +39,14 @@ from hypothesis.stateful import (
 
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import SQL
 
 from odoo.addons.legal_trust.tests.common import LegalTrustCommon
 
+# What an RPC caller can send in its context to try to switch a check off.
+FORGED_CONTEXT = {"legal_trust_gate": True, "check_move_validity": False, "force_delete": True}
 CENTS = st.integers(min_value=1, max_value=50_000)  # 0.01 to 500.00
 DAYS_AGO = st.sampled_from([0, 0, 0, 1, 2])  # mostly today
 MAX_EXAMPLES = 15
@@ -143,6 +147,20 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             )
         return result if ok else None
 
+    def _covered(self, matter_id, cents, date):
+        """Whether the matter's cleared funds cover ``cents`` on ``date`` and every later
+        day (the gate refuses a back-dated outflow that would overdraw any day since)."""
+        days = {date} | {m["date"] for m in self.model_moves.values() if m["date"] >= date}
+        for day in days:
+            available = sum(
+                m["lines"].get(matter_id, [0, 0])[0]
+                for m in self.model_moves.values()
+                if m["date"] <= day
+            )
+            if cents > available:
+                return False
+        return True
+
     def _record(self, move_id, date, lines):
         self.model_moves[move_id] = {"date": date, "reversed": False, "lines": lines}
         for matter_id, (cleared, uncleared) in lines.items():
@@ -205,7 +223,7 @@ class TrustLedgerMachine(RuleBasedStateMachine):
     def disburse(self, matter, journal, cents, days_ago):
         matter, journal, date = self.matters[matter], self.journals[journal], self._date(days_ago)
         expected = (
-            self._open(matter) and self._after_lock(date) and cents <= self.cleared[matter.id]
+            self._open(matter) and self._after_lock(date) and self._covered(matter.id, cents, date)
         )
         move_id = self._attempt(
             f"disburse {cents} from {matter.title} in {journal.code} dated -{days_ago}",
@@ -233,7 +251,7 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             and source.partner_id == target.partner_id
             and self._open(source, target)
             and self._after_lock(date)
-            and cents <= self.cleared[source.id]
+            and self._covered(source.id, cents, date)
         )
         move_id = self._attempt(
             f"transfer {cents} from {source.title} to {target.title} dated -{days_ago}",
@@ -264,7 +282,7 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             not foreign
             and self._open(matter)
             and self._after_lock(date)
-            and cents <= self.cleared[matter.id]
+            and self._covered(matter.id, cents, date)
         )
         result = self._attempt(
             f"pay {cents} of a {invoice_cents} invoice{' of another client' if foreign else ''} "
@@ -299,7 +317,11 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             not model["reversed"]
             and self._open(*matters)
             and self._after_lock(date)
-            and all(cleared <= self.cleared[mid] for mid, (cleared, _u) in model["lines"].items())
+            and all(
+                self._covered(mid, cleared, date)
+                for mid, (cleared, _u) in model["lines"].items()
+                if cleared > 0
+            )
         )
         reversal_id = self._attempt(
             f"reverse move {move} through {matter.title} dated -{days_ago}",
@@ -315,6 +337,77 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             {mid: [-cleared, -uncleared] for mid, (cleared, uncleared) in model["lines"].items()},
         )
         self.model_moves[reversal_id]["reversed"] = True  # not reversed again by this model
+
+    @rule(
+        target=moves,
+        matter=st.integers(0, 2),
+        cents=CENTS,
+        days_ago=DAYS_AGO,
+        role=st.sampled_from(["billing", "trust_user", "trust_manager"]),
+        forged=st.booleans(),
+    )
+    def manual_disbursement(self, matter, cents, days_ago, role, forged):
+        """A disbursement typed as a journal entry in Odoo by a random role, with or
+        without the context keys a caller could send to switch checks off: only a Trust
+        Manager passes, and the gate's rules hold for him as for the trust API."""
+        matter, date = self.matters[matter], self._date(days_ago)
+        user = self.case.role_users[role]
+        context = FORGED_CONTEXT if forged else {}
+        expected = (
+            role == "trust_manager"
+            and self._open(matter)
+            and self._after_lock(date)
+            and self._covered(matter.id, cents, date)
+        )
+        account = self.case.trust_account
+        journal = self.journals[0]
+
+        def post():
+            # One RPC call is one transaction: what it creates goes with its refusal.
+            with self.cr.savepoint():
+                move = (
+                    self.env["account.move"]
+                    .with_user(user)
+                    .with_context(**context)
+                    .create(
+                        {
+                            "move_type": "entry",
+                            "journal_id": journal.id,
+                            "date": date,
+                            "line_ids": [
+                                Command.create(
+                                    {
+                                        "name": "manual",
+                                        "account_id": account.id,
+                                        "partner_id": matter.commercial_partner_id.id,
+                                        "matter_id": matter.id,
+                                        "debit": self._money(cents),
+                                    }
+                                ),
+                                Command.create(
+                                    {
+                                        "name": "manual",
+                                        "account_id": journal.default_account_id.id,
+                                        "partner_id": self.case.payee.id,
+                                        "credit": self._money(cents),
+                                    }
+                                ),
+                            ],
+                        }
+                    )
+                )
+                move.action_post()
+            return move.id
+
+        move_id = self._attempt(
+            f"manual disbursement {cents} from {matter.title} by {role}"
+            f"{' with forged context' if forged else ''} dated -{days_ago}",
+            expected,
+            post,
+        )
+        if move_id is None:
+            return None
+        return self._record(move_id, date, {matter.id: [-cents, 0]})
 
     @rule(matter=st.integers(0, 2))
     def close_or_reopen(self, matter):
@@ -438,6 +531,11 @@ class TestTrustStateMachine(LegalTrustCommon):
                 "company_id": cls.company.id,
             }
         )
+        cls.role_users = {
+            "billing": cls._legal_user("billing_clerk", "account.group_account_invoice"),
+            "trust_user": cls.trust_user,
+            "trust_manager": cls.trust_manager,
+        }
 
     def _book(self, journal, date):
         """Balance of a trust journal's bank account on a date (its statement balance)."""

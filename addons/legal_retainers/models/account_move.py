@@ -5,6 +5,8 @@ from markupsafe import Markup
 from odoo import _, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.legal_trust.utils import lock_rows
+
 _logger = logging.getLogger(__name__)
 
 
@@ -39,6 +41,11 @@ class AccountMove(models.Model):
         matter = self.matter_id.sudo()
         if self.currency_id != matter.currency_id:
             return None
+        # What trust already paid of this invoice (before a reset to draft) pays it again
+        # first: trust is applied once, never twice. The invoice is locked first, so that
+        # a concurrent card payment makes this retry and read the new residual.
+        lock_rows(self)
+        self._legal_trust_reconcile_applied()
         amount = min(self.amount_residual, matter.trust_available)
         if matter.currency_id.compare_amounts(amount, 0) <= 0:
             return None

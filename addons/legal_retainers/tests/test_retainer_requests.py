@@ -204,6 +204,25 @@ class TestRetainerRequests(LegalRetainersCommon):
         self.assertEqual((bigger.payment_state, bigger.amount_residual), ("partial", 200.0))
         self.assertEqual(self.matter_a.trust_available, 0.0)
 
+    def test_auto_applied_trust_is_not_applied_again_when_the_invoice_is_posted_again(self):
+        self.matter_a.write(
+            {
+                "retainer_auto_apply": True,
+                "retainer_engagement_consent": "Engagement letter, clause 4",
+            }
+        )
+        self._pay(self.matter_a.action_request_retainer(), 1000.0)
+        invoice = self._invoice(self.matter_a, 700.0)
+        self.assertEqual(self.matter_a.trust_balance, 300.0)
+        invoice.button_draft()
+        invoice.action_post()
+        self.assertEqual(invoice.amount_residual, 0.0)
+        self.assertEqual(self.matter_a.trust_balance, 300.0)
+        applied = self.env["account.move"].search(
+            [("legal_trust_paid_invoice_id", "=", invoice.id), ("state", "=", "posted")]
+        )
+        self.assertEqual(len(applied), 1, "trust was applied once")
+
     def test_auto_apply_runs_the_topup_check_after_paying(self):
         self.matter_a.write(
             {

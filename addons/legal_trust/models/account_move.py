@@ -1,8 +1,22 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-# Header fields of a posted trust entry that nobody may change afterwards.
-PROTECTED_TRUST_MOVE_FIELDS = {"date", "journal_id", "matter_id", "line_ids", "currency_id"}
+from ..utils import trust_gate_pass, trust_gate_passed
+
+# Header fields of a posted trust entry that nobody may change afterwards (its state
+# neither: see ``write``).
+PROTECTED_TRUST_MOVE_FIELDS = {
+    "date",
+    "journal_id",
+    "matter_id",
+    "line_ids",
+    "currency_id",
+    "company_id",
+    "partner_id",
+    "move_type",
+    "statement_line_id",
+    "reversed_entry_id",
+}
 
 
 class AccountMove(models.Model):
@@ -21,6 +35,15 @@ class AccountMove(models.Model):
         compute="_compute_is_trust_entry",
         search="_search_is_trust_entry",
         help="The entry moves client money on the trust liability account.",
+    )
+
+    legal_trust_paid_invoice_id = fields.Many2one(
+        "account.move",
+        string="Invoice Paid from Trust",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="On the operating side of an invoice paid from trust: the invoice it pays.",
     )
 
     @api.depends("line_ids.matter_id")
@@ -126,16 +149,57 @@ class AccountMove(models.Model):
 
     # ------------------------------------------------------------------ posting
     def _post(self, soft=True):
-        """Every posting that touches client trust money goes through the matter gate."""
-        trust_moves = self.filtered(lambda m: m._legal_is_trust_posting())
-        if not trust_moves or self.env.context.get("legal_trust_gate"):
-            return super()._post(soft=soft)
-        outflow = self.env["legal.matter"]._trust_gate(trust_moves)
-        posted = super(AccountMove, self.with_context(legal_trust_gate=True))._post(soft=soft)
-        self.env["legal.matter"]._invalidate_trust_balances()
-        if outflow:
-            outflow._trust_after_outflow()
+        """Every posting that touches client trust money goes through the matter gate.
+
+        The gate's pass covers exactly the moves it checked and only for the standard
+        posting below it: moves posted meanwhile (an exchange difference, a reversal) go
+        through the gate themselves, and the records returned carry the caller's context.
+        """
+        trust_moves = self.filtered(
+            lambda m: not trust_gate_passed(m) and m._legal_is_trust_posting()
+        )
+        if trust_moves:
+            outflow = self.env["legal.matter"]._trust_gate(trust_moves)
+            posted = super(AccountMove, trust_gate_pass(self))._post(soft=soft)
+            posted = posted.with_env(self.env)
+            self.env["legal.matter"]._invalidate_trust_balances()
+            if outflow:
+                outflow._trust_after_outflow()
+        else:
+            posted = super()._post(soft=soft)
+        for invoice in posted.filtered(lambda m: m.move_type == "out_invoice"):
+            invoice._legal_trust_reconcile_applied()
         return posted
+
+    # ------------------------------------------------------------------ invoices paid from trust
+    def _legal_trust_reconcile_applied(self):
+        """Reconcile with this invoice what trust funds already paid of it.
+
+        After an invoice paid from trust is reset to draft and posted again, the operating
+        side of that payment is an open credit of the client: it pays the invoice again
+        before any new trust money is applied, so trust is never applied twice.
+        """
+        self.ensure_one()
+        receivable = self.line_ids.filtered(
+            lambda line: line.account_type == "asset_receivable" and not line.reconciled
+        )
+        if not receivable:
+            return
+        applied = self.sudo().search(
+            [
+                ("legal_trust_paid_invoice_id", "=", self.id),
+                ("state", "=", "posted"),
+                ("company_id", "=", self.company_id.id),
+            ]
+        )
+        open_credits = applied.line_ids.filtered(
+            lambda line: line.account_id == receivable[:1].account_id
+            and line.partner_id.commercial_partner_id == self.commercial_partner_id
+            and not line.reconciled
+            and line.company_currency_id.compare_amounts(line.balance, 0) < 0
+        )
+        if open_credits:
+            (receivable[:1] | open_credits).reconcile()
 
     # ------------------------------------------------------------------ immutability
     def button_draft(self):
@@ -148,24 +212,34 @@ class AccountMove(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_trust_entry(self):
-        self._legal_check_trust_immutable(_("deleted"), include_draft=False)
+        """Posted trust entries are never deleted, ``force_delete`` or not."""
+        self._legal_check_trust_immutable(_("deleted"))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su and any("legal_trust_paid_invoice_id" in vals for vals in vals_list):
+            raise UserError(_("Only a payment from trust links an entry to the invoice it pays."))
+        return super().create(vals_list)
 
     def write(self, vals):
-        if PROTECTED_TRUST_MOVE_FIELDS.intersection(vals) and not self.env.context.get(
-            "legal_trust_gate"
-        ):
-            self._legal_check_trust_immutable(_("edited"))
+        if not trust_gate_passed(self):
+            if "legal_trust_paid_invoice_id" in vals:
+                raise UserError(
+                    _("Only a payment from trust links an entry to the invoice it pays.")
+                )
+            if PROTECTED_TRUST_MOVE_FIELDS.intersection(vals) or vals.get("state", "posted") != (
+                "posted"
+            ):
+                self._legal_check_trust_immutable(_("edited"))
         return super().write(vals)
 
-    def _legal_check_trust_immutable(self, what, include_draft=False):
+    def _legal_check_trust_immutable(self, what):
         """Refuse to change a posted trust entry; corrections are reversals.
 
         :param str what: the operation, for the message
         :raise UserError: when one of the moves is a posted trust entry
         """
         for move in self:
-            if move.state != "posted" and not include_draft:
-                continue
             if move.state == "posted" and move._legal_is_trust_posting():
                 raise UserError(
                     _(

@@ -1,8 +1,32 @@
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-# Fields of a posted trust journal item that only the trust API may change.
-PROTECTED_TRUST_LINE_FIELDS = {"matter_id", "trust_uncleared", "account_id", "partner_id"}
+from ..utils import trust_gate_passed
+
+# Fields of the journal items of a posted trust entry that nobody may change afterwards
+# (``trust_uncleared``: only the trust API, when a deposit clears). Reconciliation fields
+# stay free: matching items with the bank is what happens to posted entries.
+PROTECTED_TRUST_LINE_FIELDS = {
+    "matter_id",
+    "trust_uncleared",
+    "account_id",
+    "partner_id",
+    "debit",
+    "credit",
+    "balance",
+    "amount_currency",
+    "currency_id",
+    "date",
+    "move_id",
+    "company_id",
+    "journal_id",
+    "display_type",
+    "tax_ids",
+    "tax_line_id",
+    "tax_repartition_line_id",
+    "quantity",
+    "price_unit",
+}
 
 
 class AccountMoveLine(models.Model):
@@ -41,17 +65,42 @@ class AccountMoveLine(models.Model):
         )
         return res
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Nothing is added to a posted trust entry, ``check_move_validity`` or not."""
+        move_ids = {vals["move_id"] for vals in vals_list if vals.get("move_id")}
+        if move_ids:
+            moves = self.env["account.move"].browse(move_ids).exists()
+            if not trust_gate_passed(moves):
+                moves._legal_check_trust_immutable(_("edited"))
+        return super().create(vals_list)
+
     def write(self, vals):
-        if PROTECTED_TRUST_LINE_FIELDS.intersection(vals) and not self.env.context.get(
-            "legal_trust_gate"
+        if PROTECTED_TRUST_LINE_FIELDS.intersection(vals) and not (
+            trust_gate_passed(self) or trust_gate_passed(self.move_id)
         ):
-            posted = self.filtered(lambda line: line.parent_state == "posted" and line.matter_id)
-            if posted:
-                raise UserError(
-                    _(
-                        "Posted trust ledger items cannot be edited: reverse the entry "
-                        "instead (%s).",
-                        ", ".join(posted.move_id.mapped("display_name")),
-                    )
-                )
+            self._legal_check_trust_line_immutable()
         return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_trust_entry(self):
+        """Items of a posted trust entry are never deleted, ``force_delete`` or not."""
+        self._legal_check_trust_line_immutable()
+
+    def _legal_check_trust_line_immutable(self):
+        """Refuse to change an item of a posted trust entry (any of its items).
+
+        :raise UserError: naming the entries concerned
+        """
+        posted = self.filtered(
+            lambda line: line.parent_state == "posted"
+            and (line.matter_id or line.move_id._legal_is_trust_posting())
+        )
+        if posted:
+            raise UserError(
+                _(
+                    "The items of a posted trust entry cannot be changed or deleted: reverse "
+                    "the entry instead (%s).",
+                    ", ".join(posted.move_id.mapped("display_name")),
+                )
+            )

@@ -5,6 +5,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import SQL
 
+from ..utils import lock_rows, trust_gate_pass
+
 
 class LegalMatter(models.Model):
     _name = "legal.matter"
@@ -355,7 +357,14 @@ class LegalMatter(models.Model):
             )
         if invoice.currency_id != self.currency_id:
             raise UserError(_("Only invoices in %s can be paid from trust.", self.currency_id.name))
+        # Lock the invoice before reading what is left to pay: a card or plan payment of it
+        # committed meanwhile makes this transaction retry and read the new residual, so
+        # trust money never overpays an invoice.
+        lock_rows(invoice)
+        invoice._legal_trust_reconcile_applied()
         residual = invoice.amount_residual
+        if self.currency_id.is_zero(residual) and amount is None:
+            raise UserError(_("%s has nothing left to pay.", invoice.display_name))
         amount = self._trust_amount(residual if amount is None else amount)
         if self.currency_id.compare_amounts(amount, residual) > 0:
             raise UserError(
@@ -391,6 +400,7 @@ class LegalMatter(models.Model):
                     "date": trust_move.date,
                     "ref": memo,
                     "matter_id": self.id,
+                    "legal_trust_paid_invoice_id": invoice.id,
                     "line_ids": [
                         Command.create(
                             {
@@ -432,7 +442,7 @@ class LegalMatter(models.Model):
         :raise UserError: the move is not an uncleared deposit of this matter
         """
         self.ensure_one()
-        self._trust_check_access("user")
+        self._trust_check_access("manager")
         move = self.env["account.move"].sudo().browse(move_id).exists()
         lines = move._legal_trust_lines().filtered(lambda line: line.matter_id == self)
         if not move or move.state != "posted" or not lines:
@@ -442,7 +452,7 @@ class LegalMatter(models.Model):
         self._trust_lock()
         if not lines.filtered("trust_uncleared"):
             return False
-        lines.with_context(legal_trust_gate=True).write({"trust_uncleared": False})
+        trust_gate_pass(lines).write({"trust_uncleared": False})
         self._invalidate_trust_balances()
         return True
 
@@ -476,9 +486,11 @@ class LegalMatter(models.Model):
     def _trust_gate(self, moves):
         """The one gate of every posting that touches client trust money.
 
-        Checks the trust lines (matter, client, journal, reconciliation lock), locks the
-        matters' rows and writes to them, then refuses any posting that would take a
-        matter's available funds below zero. Called by ``account.move._post``.
+        Checks the trust lines (matter, client, journal, reconciliation lock) and who posts
+        (:meth:`_trust_check_posting_role`), locks the matters' rows and writes to them,
+        then refuses any posting that would take a matter's available funds below zero on
+        its date or on any later date (a back-dated outflow must not overdraw the past).
+        Called by ``account.move._post``; nothing a caller sends can switch it off.
 
         Odoo's cursors run at REPEATABLE READ: writing to the locked row makes a
         concurrent transaction that waited for the lock fail with a serialization error
@@ -487,42 +499,130 @@ class LegalMatter(models.Model):
 
         :param moves: ``account.move`` records about to be posted
         :return: the matters whose available funds these moves reduce
-        :raise ValidationError: overdraft
+        :raise ValidationError: overdraft, on the posting date or later
+        :raise AccessError: money out of trust posted by someone who is not a trust manager
         :raise UserError: inconsistent trust lines, closed matter, locked period
         """
         lines = moves._legal_trust_lines()
         for move in moves:
             move._legal_check_trust_move()
+        self._trust_check_posting_role(moves, lines)
         matters = lines.matter_id
         outflow = self.browse()
         if not matters:
             return outflow
         matters._trust_lock()
-        figures = matters._trust_figures()
-        deltas = defaultdict(lambda: [0.0, 0.0])
+        # Change of each matter's available funds, by accounting date.
+        deltas = defaultdict(lambda: defaultdict(float))
         for line in lines:
-            deltas[line.matter_id][0] -= line.balance
-            if line.trust_uncleared:
-                deltas[line.matter_id][1] -= line.balance
-        for matter, (delta_balance, delta_uncleared) in deltas.items():
-            delta_available = delta_balance - delta_uncleared
-            if matter.currency_id.compare_amounts(delta_available, 0) >= 0:
-                continue
-            outflow |= matter
-            balance, uncleared = figures.get(matter.id, (0.0, 0.0))
-            available = matter.currency_id.round(balance - uncleared)
-            if matter.currency_id.compare_amounts(available + delta_available, 0) < 0:
+            if not line.trust_uncleared:
+                deltas[line.matter_id][line.move_id.date] -= line.balance
+        reduced = {
+            matter: by_date
+            for matter, by_date in deltas.items()
+            if any(matter.currency_id.compare_amounts(v, 0) < 0 for v in by_date.values())
+        }
+        if not reduced:
+            return outflow
+        since = min(min(by_date) for by_date in reduced.values())
+        history = self.browse([m.id for m in reduced])._trust_available_by_date(since)
+        for matter, by_date in reduced.items():
+            if matter.currency_id.compare_amounts(sum(by_date.values()), 0) < 0:
+                outflow |= matter
+            matter._trust_check_no_overdraft(history.get(matter.id, {}), by_date)
+        return outflow
+
+    @api.model
+    def _trust_check_posting_role(self, moves, trust_lines):
+        """Money out of trust needs a Trust Manager; any other trust posting a Trust User.
+
+        Money out is a debit of a client trust ledger, a credit of a trust bank or
+        clearing account, or the reversal of a trust entry, whatever the path: the trust
+        API, a manual journal entry, Odoo's Reverse. Code running as superuser (the trust
+        API after its own check, payment flows, crons) is not asked again.
+
+        :raise AccessError: when the current user lacks the role
+        """
+        if self.env.su:
+            return
+        money_out = bool(moves.reversed_entry_id) or any(
+            line.company_currency_id.compare_amounts(line.balance, 0) > 0 for line in trust_lines
+        )
+        if not money_out:
+            for move in moves:
+                bank_ids = move.company_id._legal_trust_bank_account_ids()
+                if any(
+                    line.account_id.id in bank_ids
+                    and line.company_currency_id.compare_amounts(line.balance, 0) < 0
+                    for line in move.line_ids
+                ):
+                    money_out = True
+                    break
+        self._trust_check_access("manager" if money_out else "user")
+
+    def _trust_available_by_date(self, since):
+        """Available trust funds of these matters by day, from ``since`` on, by SQL.
+
+        :param since: first date of interest; everything dated before it is summed into it
+        :return: ``{matter_id: {date: change of available funds on that date}}``, the change
+            on ``since`` holding the opening balance
+        """
+        if not self.ids:
+            return {}
+        self.env["account.move.line"].flush_model(
+            ["balance", "matter_id", "trust_uncleared", "parent_state", "date", "account_id"]
+        )
+        accounts = self.sudo().company_id.trust_liability_account_id.ids
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT matter_id, GREATEST(date, %s),
+                       SUM(CASE WHEN trust_uncleared THEN 0 ELSE -balance END)
+                  FROM account_move_line
+                 WHERE matter_id = ANY(%s)
+                   AND parent_state = 'posted'
+                   AND account_id = ANY(%s)
+              GROUP BY 1, 2
+                """,
+                since,
+                self.ids,
+                accounts or [0],
+            )
+        )
+        result = defaultdict(dict)
+        for matter_id, day, amount in self.env.cr.fetchall():
+            result[matter_id][day] = amount or 0.0
+        return result
+
+    def _trust_check_no_overdraft(self, history, changes):
+        """Refuse when ``changes`` would leave this matter below zero on some day.
+
+        :param dict history: ``{date: change}`` of the posted ledger (see
+            :meth:`_trust_available_by_date`)
+        :param dict changes: ``{date: change}`` of the posting being checked
+        :raise ValidationError: on the first day the matter would be overdrawn
+        """
+        self.ensure_one()
+        currency = self.currency_id
+        before = after = 0.0
+        for day in sorted(set(history) | set(changes)):
+            before += history.get(day, 0.0)
+            after += history.get(day, 0.0) + changes.get(day, 0.0)
+            if (
+                currency.compare_amounts(after, 0) < 0
+                and currency.compare_amounts(after, before) < 0
+            ):
                 raise ValidationError(
                     _(
-                        "Trust overdraft refused on %(matter)s: %(available)s available, "
-                        "this movement needs %(needed)s. A client's trust ledger can never "
-                        "go below zero.",
-                        matter=matter.display_name,
-                        available=matter._format_amount(available),
-                        needed=matter._format_amount(-delta_available),
+                        "Trust overdraft refused on %(matter)s: %(available)s available on "
+                        "%(date)s, this movement needs %(needed)s. A client's trust ledger "
+                        "can never go below zero, on any day.",
+                        matter=self.display_name,
+                        available=self._format_amount(currency.round(before)),
+                        date=fields.Date.to_string(day),
+                        needed=self._format_amount(currency.round(before - after)),
                     )
                 )
-        return outflow
 
     def _trust_after_outflow(self):
         """Hook called after a posting reduced these matters' available trust funds

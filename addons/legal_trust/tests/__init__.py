@@ -5,3 +5,4 @@ from . import test_trust_reconciliation
 from . import test_trust_security
 from . import test_trust_tour
 from . import test_trust_properties
+from . import test_trust_integrity

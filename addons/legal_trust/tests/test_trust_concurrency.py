@@ -8,7 +8,8 @@ through the ORM, by design.
 import threading
 
 from odoo import SUPERUSER_ID, api
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Command
 from odoo.modules.registry import Registry
 from odoo.service.model import retrying
 from odoo.tests import BaseCase, tagged
@@ -77,9 +78,36 @@ class TestTrustConcurrency(BaseCase):
     def tearDownClass(cls):
         with cls.registry.cursor() as cr:
             cr.execute(
-                SQL("SELECT id FROM account_move WHERE matter_id = ANY(%s)", cls.all_matter_ids)
+                SQL(
+                    "SELECT id FROM account_move WHERE matter_id = ANY(%s) OR partner_id = ANY(%s)",
+                    cls.all_matter_ids,
+                    cls.partner_ids,
+                )
             )
             move_ids = [r[0] for r in cr.fetchall()]
+            cr.execute(
+                SQL(
+                    "DELETE FROM account_payment_register WHERE partner_id = ANY(%s)",
+                    cls.partner_ids,
+                )
+            )
+            cr.execute(SQL("DELETE FROM account_payment WHERE move_id = ANY(%s)", move_ids))
+            cr.execute(
+                SQL(
+                    "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
+                    "(SELECT id FROM account_move_line WHERE move_id = ANY(%s)) "
+                    "OR credit_move_id IN "
+                    "(SELECT id FROM account_move_line WHERE move_id = ANY(%s))",
+                    move_ids,
+                    move_ids,
+                )
+            )
+            cr.execute(
+                SQL(
+                    "UPDATE account_move_line SET full_reconcile_id = NULL WHERE move_id = ANY(%s)",
+                    move_ids,
+                )
+            )
             cr.execute(SQL("DELETE FROM account_move_line WHERE move_id = ANY(%s)", move_ids))
             cr.execute(SQL("DELETE FROM account_move WHERE id = ANY(%s)", move_ids))
             cr.execute(
@@ -202,3 +230,81 @@ class TestTrustConcurrency(BaseCase):
         self.assertEqual(len(results), 2)
         balance = self._in_new_transaction(lambda env: self._matter(env).trust_balance)
         self.assertEqual(balance, 10.0)
+
+    def test_trust_and_a_card_payment_of_the_same_invoice_at_once_pay_it_once(self):
+        """Trust applied to an invoice while an operating payment of it lands: the invoice
+        is locked before its residual is read, so trust money never overpays it (it would
+        become an operating credit of the client)."""
+
+        def setup(env):
+            matter = self._matter(env)
+            matter.trust_deposit(1000.0)
+            invoice = env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.partner_ids[0],
+                    "matter_id": matter.id,
+                    "invoice_line_ids": [
+                        Command.create({"name": "Fees", "quantity": 1, "price_unit": 500.0})
+                    ],
+                }
+            )
+            invoice.action_post()
+            return invoice.id
+
+        invoice_id = self._in_new_transaction(setup)
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def pay_from_trust(env):
+            return self._matter(env).trust_pay_invoice(invoice_id)
+
+        def pay_by_card(env):
+            invoice = env["account.move"].browse(invoice_id)
+            return (
+                env["account.payment.register"]
+                .with_context(active_model="account.move", active_ids=invoice.ids)
+                .create({})
+                ._create_payments()
+            )
+
+        def worker(name, job):
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, self.admin_uid, {})
+                barrier.wait()
+                try:
+                    retrying(lambda: job(env), env)
+                    cr.commit()  # pylint: disable=invalid-commit
+                    results[name] = "ok"
+                except UserError as exc:
+                    results[name] = str(exc)
+
+        threads = [
+            threading.Thread(target=worker, args=("trust", pay_from_trust)),
+            threading.Thread(target=worker, args=("card", pay_by_card)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        # Exactly one pays the invoice; the other is told there is nothing left to pay.
+        self.assertEqual(sorted(results), ["card", "trust"], results)
+        self.assertEqual(list(results.values()).count("ok"), 1, results)
+
+        def figures(env):
+            applied = env["account.move"].search([("legal_trust_paid_invoice_id", "=", invoice_id)])
+            open_trust_credit = sum(
+                applied.line_ids.filtered(
+                    lambda line: line.account_type == "asset_receivable"
+                ).mapped("amount_residual")
+            )
+            return self._matter(env).trust_balance, open_trust_credit
+
+        balance, open_trust_credit = self._in_new_transaction(figures)
+        if results["trust"] == "ok":
+            self.assertIn("nothing left to pay", results["card"])
+            self.assertEqual(balance, 500.0)
+        else:
+            self.assertIn("nothing left to pay", results["trust"])
+            self.assertEqual(balance, 1000.0)
+        self.assertEqual(open_trust_credit, 0.0)
