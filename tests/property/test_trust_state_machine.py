@@ -68,7 +68,11 @@ class TrustLedgerMachine(RuleBasedStateMachine):
         self.cr = case.env.cr
         self.cr.execute("SAVEPOINT trust_machine")
         self.today = fields.Date.context_today(case.env["legal.matter"])
-        self.matters = [case.matter_a, case.matter_a2, case.matter_b]
+        # A person (the Trust Manager), not the superuser: a reconciled date is refused to
+        # people, while the system's postings move to the next open day.
+        self.matters = [
+            m.with_user(case.trust_manager) for m in (case.matter_a, case.matter_a2, case.matter_b)
+        ]
         self.journals = [case.trust_journal, case.trust_journal_2]
         self.currency = case.matter_a.currency_id
         # cents per matter id: cleared (available) and uncleared
@@ -199,7 +203,7 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             return
         model = self.model_moves[deposit]
         ((matter_id, (cleared, uncleared)),) = model["lines"].items()
-        matter = self.env["legal.matter"].browse(matter_id)
+        matter = self.env["legal.matter"].with_user(self.case.trust_manager).browse(matter_id)
         result = self._attempt(
             f"clear deposit {deposit}",
             not model["reversed"],
@@ -310,7 +314,11 @@ class TrustLedgerMachine(RuleBasedStateMachine):
             return
         model = self.model_moves[move]
         matter_ids = sorted(model["lines"])
-        matter = self.env["legal.matter"].browse(matter_ids[through % len(matter_ids)])
+        matter = (
+            self.env["legal.matter"]
+            .with_user(self.case.trust_manager)
+            .browse(matter_ids[through % len(matter_ids)])
+        )
         date = self._date(days_ago)
         matters = self.env["legal.matter"].browse(matter_ids)
         expected = (
@@ -431,12 +439,16 @@ class TrustLedgerMachine(RuleBasedStateMachine):
                 for mid, (cleared, uncleared) in model["lines"].items():
                     ledgers[mid] += cleared + uncleared
         expected = self._after_lock(date) and all(v >= 0 for v in ledgers.values())
-        reconciliation = self.env["legal.trust.reconciliation"].create(
-            {
-                "journal_id": journal.id,
-                "date": date,
-                "statement_balance": self.case._book(journal, date),
-            }
+        reconciliation = (
+            self.env["legal.trust.reconciliation"]
+            .with_user(self.case.trust_manager)
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "date": date,
+                    "statement_balance": self.case._book(journal, date),
+                }
+            )
         )
         self.case.assertEqual(
             reconciliation.negative_matter_count,

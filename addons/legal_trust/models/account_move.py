@@ -83,7 +83,8 @@ class AccountMove(models.Model):
 
         :raise UserError: trust liability items without a matter of the same client and
             company, on a closed matter, outside a trust journal; trust bank money paid
-            out by an operating journal; a date on or before a done reconciliation
+            out by an operating journal; a person's posting dated on or before a done
+            reconciliation (the system's is moved to the first open date)
         """
         self.ensure_one()
         trust_lines = self._legal_trust_lines()
@@ -137,7 +138,22 @@ class AccountMove(models.Model):
                     )
                 )
         lock_date = self.env["legal.trust.reconciliation"]._trust_lock_date(self.company_id)
-        if lock_date and self.date <= lock_date:
+        if lock_date and self.date <= lock_date and self.env.su:
+            # Money booked by the system (a Stripe event, a cron) for a reconciled date is
+            # never refused nor lost: it is booked on the first open date, its own date kept
+            # in the reference.
+            original = self.date
+            self.write(
+                {
+                    "date": fields.Date.add(lock_date, days=1),
+                    "ref": _(
+                        "%(ref)s (dated %(date)s, in a reconciled period)",
+                        ref=self.ref or self.name or "",
+                        date=original,
+                    ),
+                }
+            )
+        elif lock_date and self.date <= lock_date:
             raise UserError(
                 _(
                     "Trust accounts of %(company)s are reconciled up to %(date)s: no trust "

@@ -70,9 +70,14 @@ class AccountMoveLine(models.Model):
         """Nothing is added to a posted trust entry, ``check_move_validity`` or not."""
         move_ids = {vals["move_id"] for vals in vals_list if vals.get("move_id")}
         if move_ids:
-            moves = self.env["account.move"].browse(move_ids).exists()
-            if not trust_gate_passed(moves):
-                moves._legal_check_trust_immutable(_("edited"))
+            # Read from the cache for the entry being created: no query on the hot path.
+            posted = (
+                self.env["account.move"]
+                .browse(move_ids)
+                .filtered(lambda move: move.state == "posted")
+            )
+            if posted and not trust_gate_passed(posted):
+                posted._legal_check_trust_immutable(_("edited"))
         return super().create(vals_list)
 
     def write(self, vals):

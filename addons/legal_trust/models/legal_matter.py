@@ -752,9 +752,30 @@ class LegalMatter(models.Model):
         return amount
 
     def _trust_date(self, date):
+        """The accounting date of a trust movement asked by the caller.
+
+        Never in the future. A person (not code running as superuser) is refused a date in
+        a reconciled period; money booked by the system (Stripe, crons) for such a date is
+        moved by the gate to the first open date instead (see
+        ``account.move._legal_check_trust_move``).
+
+        :raise UserError: a future date, or a reconciled date asked by a person
+        """
         date = fields.Date.to_date(date) if date else fields.Date.context_today(self)
         if date > fields.Date.context_today(self):
             raise UserError(_("A trust movement cannot be dated in the future."))
+        if not self.env.su:
+            company = self.company_id[:1] or self.env.company
+            lock_date = self.env["legal.trust.reconciliation"].sudo()._trust_lock_date(company)
+            if lock_date and date <= lock_date:
+                raise UserError(
+                    _(
+                        "Trust accounts of %(company)s are reconciled up to %(date)s: no trust "
+                        "posting can be dated on or before it.",
+                        company=company.name,
+                        date=lock_date,
+                    )
+                )
         return date
 
     def _trust_ledger_line(self, label, debit=0.0, credit=0.0, uncleared=False):

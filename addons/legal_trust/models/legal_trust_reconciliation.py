@@ -1,6 +1,24 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
+
+from ..utils import trust_gate_pass, trust_gate_passed
+
+# Fields that only the reconciliation itself sets: its figures (computed from the books),
+# its state and its sign-off. A user writing them over RPC is refused.
+COMPUTED_FIGURES = (
+    "deposits_in_transit",
+    "outstanding_disbursements",
+    "clearing_balance",
+    "adjusted_bank_balance",
+    "book_balance",
+    "ledger_total",
+    "difference",
+    "ledger_difference",
+    "is_balanced",
+    "negative_matter_count",
+)
+PROTECTED_RECONCILIATION_FIELDS = {*COMPUTED_FIGURES, "state", "done_by_id", "done_on"}
 
 
 class LegalTrustReconciliation(models.Model):
@@ -64,6 +82,10 @@ class LegalTrustReconciliation(models.Model):
     )
     is_balanced = fields.Boolean(readonly=True)
     negative_matter_count = fields.Integer(readonly=True)
+    done_by_id = fields.Many2one(
+        "res.users", string="Signed Off By", readonly=True, copy=False, tracking=True
+    )
+    done_on = fields.Datetime(string="Signed Off On", readonly=True, copy=False, tracking=True)
 
     @api.depends("journal_id", "date")
     def _compute_name(self):
@@ -72,10 +94,31 @@ class LegalTrustReconciliation(models.Model):
                 "%(journal)s on %(date)s", journal=rec.journal_id.name or "", date=rec.date or ""
             )
 
+    @api.constrains("date", "statement_date")
+    def _check_dates(self):
+        today = fields.Date.context_today(self)
+        for rec in self:
+            if rec.date > today:
+                raise ValidationError(_("A trust reconciliation cannot be dated in the future."))
+            if rec.statement_date and rec.statement_date > rec.date:
+                raise ValidationError(
+                    _("The statement date must be on or before the reconciliation date.")
+                )
+
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            if (
+                PROTECTED_RECONCILIATION_FIELDS.intersection(vals) - {"state"}
+                or vals.get("state", "draft") != "draft"
+            ):
+                raise UserError(
+                    _(
+                        "The figures, status and sign-off of a trust reconciliation are set "
+                        "by the reconciliation itself."
+                    )
+                )
             if "statement_balance" not in vals and vals.get("journal_id") and vals.get("date"):
                 statement = self._latest_statement(vals["journal_id"], vals["date"])
                 if statement:
@@ -88,8 +131,19 @@ class LegalTrustReconciliation(models.Model):
         return records
 
     def write(self, vals):
-        if any(rec.state == "done" for rec in self) and set(vals) - {"message_main_attachment_id"}:
-            raise UserError(_("A done trust reconciliation cannot be changed."))
+        if not trust_gate_passed(self):
+            if PROTECTED_RECONCILIATION_FIELDS.intersection(vals):
+                raise UserError(
+                    _(
+                        "The figures, status and sign-off of a trust reconciliation are set "
+                        "by the reconciliation itself: use Recompute, Mark as Reconciled or "
+                        "Reopen."
+                    )
+                )
+            if any(rec.state == "done" for rec in self) and set(vals) - {
+                "message_main_attachment_id"
+            }:
+                raise UserError(_("A done trust reconciliation cannot be changed."))
         res = super().write(vals)
         if {"journal_id", "date", "statement_balance", "statement_date"} & set(vals):
             self._refresh_figures()
@@ -117,7 +171,7 @@ class LegalTrustReconciliation(models.Model):
     # ------------------------------------------------------------------ figures
     def _refresh_figures(self):
         for rec in self.filtered(lambda r: r.state == "draft"):
-            rec.write(rec._compute_figures())
+            trust_gate_pass(rec).write(rec._compute_figures())
 
     def _compute_figures(self):
         """Compute the three sides by SQL aggregates (no Python loop over items).
@@ -264,7 +318,14 @@ class LegalTrustReconciliation(models.Model):
         self._refresh_figures()
 
     def action_done(self):
-        """Lock the trust accounts up to the date: refused unless the three sides agree."""
+        """Lock the trust accounts up to the date: refused unless the three sides agree.
+
+        Records who signed the reconciliation off and when.
+
+        :raise AccessError: for anyone but a Trust Manager
+        :raise UserError: not a draft, sides that disagree, a later date already done
+        """
+        self.env["legal.matter"]._trust_check_access("manager")
         for rec in self:
             if rec.state != "draft":
                 raise UserError(_("Only a draft reconciliation can be marked done."))
@@ -292,7 +353,60 @@ class LegalTrustReconciliation(models.Model):
                 raise UserError(
                     _("The trust accounts are already reconciled up to %s.", later.date)
                 )
-        self.write({"state": "done"})
+        trust_gate_pass(self).write(
+            {"state": "done", "done_by_id": self.env.uid, "done_on": fields.Datetime.now()}
+        )
+
+    def action_reopen(self, reason):
+        """Reopen a done reconciliation, the latest of its company: trust postings dated
+        after the previous done one are open again. Only a Trust Manager, with a reason,
+        which the chatter keeps beside who reopened it and when.
+
+        :param str reason: why the reconciliation is reopened
+        :raise AccessError: for anyone but a Trust Manager
+        :raise UserError: no reason, not done, or a later reconciliation is done
+        """
+        self.env["legal.matter"]._trust_check_access("manager")
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(_("Say why the trust reconciliation is reopened."))
+        for rec in self:
+            if rec.state != "done":
+                raise UserError(_("Only a done reconciliation can be reopened."))
+            if self.search_count(
+                [
+                    ("company_id", "=", rec.company_id.id),
+                    ("state", "=", "done"),
+                    ("date", ">", rec.date),
+                ],
+                limit=1,
+            ):
+                raise UserError(
+                    _("Reopen the later reconciliations of %s first.", rec.company_id.name)
+                )
+            signed_off = rec.done_by_id.name
+            trust_gate_pass(rec).write({"state": "draft", "done_by_id": False, "done_on": False})
+            rec.message_post(
+                body=_(
+                    "Reopened by %(user)s (signed off by %(signed)s): %(reason)s",
+                    user=self.env.user.name,
+                    signed=signed_off or "-",
+                    reason=reason,
+                )
+            )
+        self._refresh_figures()
+        return True
+
+    def action_open_reopen_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Reopen the Trust Reconciliation"),
+            "res_model": "legal.trust.reconciliation.reopen",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_reconciliation_id": self.id},
+        }
 
     @api.model
     def _trust_lock_date(self, company):

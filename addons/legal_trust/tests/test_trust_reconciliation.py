@@ -1,5 +1,5 @@
 from odoo import fields
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import LegalTrustCommon
@@ -60,10 +60,12 @@ class TestThreeWayReconciliation(LegalTrustCommon):
         deposit = self.matter_a.trust_deposit(500.0, date=fields.Date.subtract(today, days=2))
         rec = self._reconcile(yesterday, 500.0)
         rec.action_done()
+        # People are refused; money booked by the system moves to the next open day (below).
+        as_person = self.matter_a.with_user(self.trust_manager)
         with self.assertRefused(UserError, "reconciled up to"):
-            self.matter_a.trust_deposit(10.0, date=yesterday)
+            as_person.trust_deposit(10.0, date=yesterday)
         with self.assertRefused(UserError, "reconciled up to"):
-            self.matter_a.trust_reverse(deposit, date=yesterday)
+            as_person.trust_reverse(deposit, date=yesterday)
         with self.assertRaises(UserError):
             rec.write({"statement_balance": 1.0})
         with self.assertRaises(UserError):
@@ -118,3 +120,116 @@ class TestThreeWayReconciliation(LegalTrustCommon):
         self.assertEqual((rec.book_balance, rec.ledger_total), (1200.0, 1200.0))
         self.assertEqual(rec.deposits_in_transit, 200.0)
         self.assertTrue(rec.is_balanced)
+
+
+@tagged("post_install", "-at_install")
+class TestReconciliationSignOff(LegalTrustCommon):
+    """A done reconciliation is signed off, reopened only by a Trust Manager with a reason,
+    and its figures and status are never written by a caller."""
+
+    def setUp(self):
+        super().setUp()
+        self.today = fields.Date.today()
+        self.yesterday = fields.Date.subtract(self.today, days=1)
+        self.matter_a.trust_deposit(500.0, date=fields.Date.subtract(self.today, days=3))
+        self.rec = self.env["legal.trust.reconciliation"].create(
+            {
+                "journal_id": self.trust_journal.id,
+                "date": self.yesterday,
+                "statement_balance": 480.0,
+            }
+        )
+
+    def test_figures_and_status_cannot_be_written_over_rpc(self):
+        as_manager = self.rec.with_user(self.trust_manager)
+        for vals in (
+            {"state": "done"},
+            {"is_balanced": True},
+            {"difference": 0.0},
+            {"done_by_id": self.trust_manager.id},
+        ):
+            with self.assertRefused(UserError, "set by the reconciliation itself"):
+                as_manager.write(vals)
+        with self.assertRefused(UserError, "set by the reconciliation itself"):
+            self.env["legal.trust.reconciliation"].with_user(self.trust_manager).create(
+                {
+                    "journal_id": self.trust_journal.id,
+                    "date": self.yesterday,
+                    "statement_balance": 1.0,
+                    "state": "done",
+                    "is_balanced": True,
+                }
+            )
+        self.assertEqual((self.rec.state, self.rec.is_balanced), ("draft", False))
+        # The unbalanced reconciliation cannot be signed off, and locks nothing.
+        with self.assertRefused(UserError, "do not agree"):
+            as_manager.action_done()
+        self.matter_a.trust_deposit(1.0, date=self.yesterday)
+
+    def test_dates_are_never_in_the_future_and_the_statement_is_not_later(self):
+        Rec = self.env["legal.trust.reconciliation"]
+        with self.assertRefused(ValidationError, "future"):
+            Rec.create(
+                {
+                    "journal_id": self.trust_journal.id,
+                    "date": fields.Date.add(self.today, days=1),
+                    "statement_balance": 500.0,
+                }
+            )
+        with self.assertRefused(ValidationError, "statement date"):
+            Rec.create(
+                {
+                    "journal_id": self.trust_journal.id,
+                    "date": self.yesterday,
+                    "statement_date": self.today,
+                    "statement_balance": 500.0,
+                }
+            )
+
+    def test_sign_off_and_reopen_need_a_trust_manager_and_a_reason(self):
+        self.rec.write({"statement_balance": 500.0})
+        with self.assertRaises(AccessError):
+            self.rec.with_user(self.trust_user).action_done()
+        self.rec.with_user(self.trust_manager).action_done()
+        self.assertEqual((self.rec.state, self.rec.done_by_id), ("done", self.trust_manager))
+        self.assertTrue(self.rec.done_on)
+        with self.assertRaises(AccessError):
+            self.rec.with_user(self.trust_user).action_reopen("typo in the statement")
+        with self.assertRefused(UserError, "Say why"):
+            self.rec.with_user(self.trust_manager).action_reopen("  ")
+        self.assertEqual(self.rec.state, "done")
+        wizard = (
+            self.env["legal.trust.reconciliation.reopen"]
+            .with_user(self.trust_manager)
+            .create({"reconciliation_id": self.rec.id, "reason": "Bank corrected the statement"})
+        )
+        wizard.action_confirm()
+        self.assertEqual((self.rec.state, self.rec.done_by_id.id), ("draft", False))
+        self.assertTrue(
+            self.rec.message_ids.filtered(lambda m: "Bank corrected the statement" in m.body)
+        )
+        # Reopened: yesterday is open again for people.
+        self.matter_a.trust_deposit(5.0, date=self.yesterday)
+
+    def test_only_the_latest_done_reconciliation_is_reopened(self):
+        self.rec.write({"statement_balance": 500.0})
+        self.rec.action_done()
+        later = self.env["legal.trust.reconciliation"].create(
+            {"journal_id": self.trust_journal.id, "date": self.today, "statement_balance": 500.0}
+        )
+        later.action_done()
+        with self.assertRefused(UserError, "later reconciliations"):
+            self.rec.action_reopen("wrong month")
+
+    def test_money_from_the_system_for_a_reconciled_date_is_booked_on_the_next_open_day(self):
+        self.rec.write({"statement_balance": 500.0})
+        self.rec.action_done()
+        with self.assertRefused(UserError, "reconciled up to"):
+            self.matter_a.with_user(self.trust_manager).trust_deposit(75.0, date=self.yesterday)
+        # A Stripe event or a cron (code running as superuser): booked, never lost.
+        move = self.env["account.move"].browse(
+            self.matter_a.sudo().trust_deposit(75.0, date=self.yesterday, memo="Card deposit")
+        )
+        self.assertEqual((move.state, move.date), ("posted", self.today))
+        self.assertIn(str(self.yesterday), move.ref)
+        self.assertEqual(self.matter_a.trust_balance, 575.0)
