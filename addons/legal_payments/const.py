@@ -76,3 +76,30 @@ BILLING_TRUST_KINDS = ("trust_deposit", "trust_disbursement", "trust_transfer")
 BILLING_HISTORY_KINDS = BILLING_RECEIVABLE_KINDS + BILLING_TRUST_KINDS
 # Rows per page of the portal's transaction history.
 BILLING_HISTORY_PAGE_SIZE = 20
+
+# === Integrity of transactions and payment links === #
+
+# Fields of a transaction that decide what is paid, by whom, to what: written at creation only.
+# A later write needs the owning code path's marker (`TERMS_CONTEXT_KEY` set to
+# `TERMS_SENTINEL`, an object no caller can send over RPC or HTTP).
+TRANSACTION_TERMS_FIELDS = (
+    "amount",
+    "currency_id",
+    "partner_id",
+    "provider_id",
+    "invoice_ids",
+    "reference",
+    "legal_matter_id",
+)
+TERMS_CONTEXT_KEY = "legal_payments_transaction_terms"
+TERMS_SENTINEL = object()
+
+# A charge of a saved payment method confirmed by the client, logged in, on the payment form:
+# the portal's transaction route puts this marker in the context (never sent by a caller).
+CLIENT_AT_KEYBOARD_CONTEXT_KEY = "legal_payments_client_at_keyboard"
+CLIENT_AT_KEYBOARD_SENTINEL = object()
+
+# Purposes a payment access token is bound to, with the id of its record: a token minted for a
+# trust deposit on one matter pays nothing else.
+TOKEN_PURPOSE_TRUST_DEPOSIT = "legal.matter.trust_deposit"
+TOKEN_PURPOSE_INSTALMENT = "legal.payment.plan.instalment.payment"

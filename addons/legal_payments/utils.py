@@ -5,6 +5,7 @@ import time
 
 import stripe
 
+from odoo.addons.payment import utils as payment_utils
 from odoo.addons.payment_stripe import utils as stripe_utils
 
 from . import const
@@ -66,3 +67,30 @@ def verify_webhook_signature(payload, header, secret, tolerance=const.WEBHOOK_TO
         raise stripe.SignatureVerificationError(
             "Timestamp outside the tolerance zone (%d)" % timestamp, header, payload
         )
+
+
+def purpose_access_token(purpose, record_id, partner_id, amount, currency_id):
+    """Return a payment access token bound to one purpose and one record.
+
+    Odoo's generic payment token covers (partner, amount, currency) only, so that it is
+    accepted by ``/payment/pay`` and ``/payment/transaction`` for anything. This one also signs
+    the purpose and the record's id: the generic routes refuse it, and it pays only that record.
+
+    :param str purpose: what the token pays for, e.g. ``const.TOKEN_PURPOSE_TRUST_DEPOSIT``
+    :param int record_id: the id of the record paid (matter, request...)
+    :param int partner_id: the paying client's `res.partner` id
+    :param float amount: the amount paid
+    :param int currency_id: the `res.currency` id
+    :rtype: str
+    """
+    return payment_utils.generate_access_token(partner_id, amount, currency_id, purpose, record_id)
+
+
+def check_purpose_access_token(access_token, purpose, record_id, partner_id, amount, currency_id):
+    """Return whether ``access_token`` was made by `purpose_access_token` for these values.
+
+    :rtype: bool
+    """
+    return bool(access_token) and payment_utils.check_access_token(
+        access_token, partner_id, amount, currency_id, purpose, record_id
+    )

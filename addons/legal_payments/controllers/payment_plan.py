@@ -10,6 +10,7 @@ from odoo.http import request
 from odoo.addons.payment import utils as payment_utils
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
+from .. import const, utils
 from .portal import LegalPaymentPortal
 
 # What a client sees of their payment plans: drafts are the firm's, not sent yet.
@@ -179,7 +180,9 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
             "currency_id": currency.id,
             "partner_id": partner.id,
             "company_id": plan_sudo.company_id.id,
-            "access_token": payment_utils.generate_access_token(partner.id, amount, currency.id),
+            "access_token": utils.purpose_access_token(
+                const.TOKEN_PURPOSE_INSTALMENT, instalment.id, partner.id, amount, currency.id
+            ),
         }
         return request.redirect(f"/payment/pay?{urlencode(params)}")
 
@@ -198,10 +201,20 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
                 request.env["legal.payment.plan.instalment"].sudo().browse(instalment_id).exists()
             )
             plan = instalment.plan_id
-            if not instalment or not payment_utils.check_access_token(
-                kwargs.get("access_token"), plan.partner_id.id, amount, instalment.currency_id.id
+            if not instalment or not utils.check_purpose_access_token(
+                kwargs.get("access_token"),
+                const.TOKEN_PURPOSE_INSTALMENT,
+                instalment.id,
+                plan.partner_id.id,
+                amount,
+                instalment.currency_id.id,
             ):
                 raise ValidationError(_("The provided parameters are invalid."))
+            # Odoo's form checks the generic token, made here on the server only: the page
+            # gets the instalment's token back (`_get_extra_payment_form_values`).
+            kwargs["access_token"] = payment_utils.generate_access_token(
+                plan.partner_id.id, amount, instalment.currency_id.id
+            )
             kwargs.update(
                 {
                     "reference": plan.name,
@@ -228,8 +241,12 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
                         "transaction_route": f"/legal/plan/transaction/{instalment_id}",
                         "landing_route": f"{plan.access_url}?access_token="
                         f"{plan._portal_ensure_token()}",
-                        "access_token": payment_utils.generate_access_token(
-                            plan.partner_id.id, kwargs.get("amount"), instalment.currency_id.id
+                        "access_token": utils.purpose_access_token(
+                            const.TOKEN_PURPOSE_INSTALMENT,
+                            instalment.id,
+                            plan.partner_id.id,
+                            kwargs.get("amount"),
+                            instalment.currency_id.id,
                         ),
                     }
                 )
@@ -250,8 +267,13 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
         )
         plan = instalment.plan_id
         amount = amount and float(amount)
-        if not instalment or not payment_utils.check_access_token(
-            access_token, plan.partner_id.id, amount, instalment.currency_id.id
+        if not instalment or not utils.check_purpose_access_token(
+            access_token,
+            const.TOKEN_PURPOSE_INSTALMENT,
+            instalment.id,
+            plan.partner_id.id,
+            amount,
+            instalment.currency_id.id,
         ):
             raise ValidationError(_("The access token is invalid."))
         try:

@@ -337,6 +337,8 @@ class LegalStripeEvent(models.Model):
         :rtype: bool
         """
         self.ensure_one()
+        if not self._legal_mode_matches():
+            return False
         if tx.provider_id != self.provider_id and stripe_utils.get_webhook_secret(
             tx.provider_id.sudo()
         ) != stripe_utils.get_webhook_secret(self.provider_id.sudo()):
@@ -349,6 +351,65 @@ class LegalStripeEvent(models.Model):
             )
             return False
         self.transaction_id = tx
+        return True
+
+    def _legal_refuse_mismatch(self, tx, data):
+        """Refuse an event whose Stripe object is not the transaction's (see
+        `payment.transaction._legal_stripe_data_mismatch`): logged, the firm told, the event
+        failed with the reason, the transaction unchanged.
+
+        :param tx: the locked `payment.transaction` linked to the event
+        :param dict data: the notification data built from the event's object
+        :return: the ``(outcome, message)`` of a refused event, or None when it matches
+        """
+        mismatch = tx._legal_stripe_data_mismatch(data)
+        if not mismatch:
+            return None
+        tx._legal_refuse_stripe_data(mismatch)
+        return "error", _("Refused: %s", mismatch)
+
+    def _legal_refuse_charge_mismatch(self, tx, charge):
+        """Refuse a charge (``charge.refunded``) that is not of the transaction's intent, or
+        in another currency or mode: its refunds would be booked against this payment. (Each
+        refund is then checked again against the refund transaction created for it.)
+
+        :return: the ``(outcome, message)`` of a refused event, or None when it matches
+        """
+        intent = charge.get("payment_intent")
+        currency = str(charge.get("currency") or "").upper()
+        mismatch = None
+        if not tx.provider_reference or intent != tx.provider_reference:
+            mismatch = _(
+                "the charge is of the intent %(got)s, not of this payment (%(expected)s)",
+                got=intent,
+                expected=tx.provider_reference or _("none"),
+            )
+        elif currency and currency != tx.currency_id.name:
+            mismatch = _("the charge's currency %s is not the payment's", currency or _("none"))
+        else:
+            mismatch = tx._legal_stripe_mode_mismatch(charge)
+        if not mismatch:
+            return None
+        tx._legal_refuse_stripe_data(mismatch)
+        return "error", _("Refused: %s", mismatch)
+
+    def _legal_mode_matches(self):
+        """Whether the event's mode (live or test) is its provider's: a test event never
+        changes a live provider's money, nor the reverse.
+
+        :rtype: bool
+        """
+        self.ensure_one()
+        live = self.provider_id.sudo().state == "enabled"
+        if bool(self.livemode) != live:
+            _logger.warning(
+                "Stripe event %s ignored: livemode %s for %s in state %s",
+                self.stripe_event_id,
+                self.livemode,
+                self.provider_id.name,
+                self.provider_id.sudo().state,
+            )
+            return False
         return True
 
     def _legal_find_transaction(self, data):
@@ -388,6 +449,9 @@ class LegalStripeEvent(models.Model):
         data.update(
             payment_intent=payment_intent, payment_method=payment_intent.get("payment_method")
         )
+        refused = self._legal_refuse_mismatch(tx, data)
+        if refused:
+            return refused
         tx._handle_notification_data("stripe", data)
         if not tx.is_post_processed:
             tx._post_process()
@@ -412,6 +476,9 @@ class LegalStripeEvent(models.Model):
         if not self._legal_link_transaction(tx):
             return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
+        refused = self._legal_refuse_mismatch(tx, {"setup_intent": setup_intent})
+        if refused:
+            return refused
         setup_intent["payment_method"] = tx.provider_id._stripe_make_request(
             f'payment_methods/{setup_intent["payment_method"]}', method="GET"
         )
@@ -447,6 +514,9 @@ class LegalStripeEvent(models.Model):
         tx._legal_lock()
         if tx.state != "done" or not tx.is_post_processed:
             return "deferred", _("Waiting for the payment to succeed before its refund.")
+        refused = self._legal_refuse_charge_mismatch(tx, charge)
+        if refused:
+            return refused
         refunds = charge["refunds"]["data"]
         has_more = charge["refunds"].get("has_more")
         while has_more:
@@ -490,13 +560,19 @@ class LegalStripeEvent(models.Model):
         if not self._legal_link_transaction(tx):
             return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
-        tx._handle_notification_data("stripe", {"reference": tx.reference, "refund": refund})
+        data = {"reference": tx.reference, "refund": refund}
+        refused = self._legal_refuse_mismatch(tx, data)
+        if refused:
+            return refused
+        tx._handle_notification_data("stripe", data)
         return "done", False
 
     def _legal_process_payout_paid(self, event, payout):
         """Book the transfer from the Stripe clearing account to the provider's payout bank."""
         if not self.provider_id:
             return "ignored", _("No provider for this payout.")
+        if not self._legal_mode_matches():
+            return "ignored", _("An event of the other mode (live or test) than its provider's.")
         move = self.provider_id._legal_book_payout(payout)
         return "done", _("Payout booked in %s.", move.display_name)
 

@@ -8,10 +8,11 @@ from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare
 
 from odoo.addons.legal_trust.utils import lock_rows
+from odoo.addons.payment import utils as payment_utils
 
 from .. import const
 
@@ -131,17 +132,140 @@ class PaymentTransaction(models.Model):
         return lock_rows(self, log_exceptions=False)  # concurrency errors are retried
 
     def _handle_notification_data(self, provider_code, notification_data):
-        """Override of `payment` to lock the Stripe transaction before updating it.
+        """Override of `payment` to lock the Stripe transaction, then check Stripe's data
+        against it before updating it.
 
-        The return route, the status poll, the webhook processor and token payments all go
-        through here: the second one to come waits for the lock, then sees the new state.
+        The return route, the status poll, the webhook processor, token payments, captures,
+        voids and refunds all go through here: the second one to come waits for the lock, then
+        sees the new state. Data that is not about this transaction (another intent, amount,
+        currency or account, e.g. the id of a small intent given to the return route with the
+        reference of a large transaction) is refused: logged, the firm told, the transaction
+        left as it was and nothing booked.
+
+        :return: the transaction found
         """
         if provider_code != "stripe":
             return super()._handle_notification_data(provider_code, notification_data)
         tx = self._get_tx_from_notification_data(provider_code, notification_data)
         tx._legal_lock()
+        mismatch = tx._legal_stripe_data_mismatch(notification_data)
+        if mismatch:
+            tx._legal_refuse_stripe_data(mismatch)
+            return tx
         tx._process_notification_data(notification_data)
         return tx
+
+    # === BUSINESS METHODS - STRIPE DATA CHECKS === #
+
+    def _legal_stripe_data_mismatch(self, notification_data):
+        """Say what, in Stripe data about to update this transaction, is not this transaction's.
+
+        The intent must be the one created for the transaction (its id is the transaction's
+        `provider_reference`, set when the intent is created), for the same amount in minor
+        units and the same currency, from the provider's mode (live or test). A refund must be
+        of the transaction's amount and currency, of its source payment's intent, and once
+        known, the same refund. A SetupIntent (validation) must be the one created for it.
+
+        :param dict notification_data: the data built from Stripe's objects
+            (``payment_intent``, ``setup_intent`` or ``refund``)
+        :return: the reason to refuse it, or None when it matches
+        :rtype: str | None
+        """
+        self.ensure_one()
+        if self.operation == "refund":
+            return self._legal_stripe_refund_mismatch(notification_data.get("refund"))
+        key = "setup_intent" if self.operation == "validation" else "payment_intent"
+        intent = notification_data.get(key)
+        if not isinstance(intent, dict):
+            return _("Stripe sent no %s for this transaction.", key)
+        if not self.provider_reference or intent.get("id") != self.provider_reference:
+            return _(
+                "the intent %(got)s is not the one created for this transaction (%(expected)s)",
+                got=intent.get("id"),
+                expected=self.provider_reference or _("none"),
+            )
+        mismatch = self._legal_stripe_mode_mismatch(intent)
+        if mismatch or self.operation == "validation":
+            return mismatch
+        return self._legal_stripe_amount_mismatch(intent)
+
+    def _legal_stripe_refund_mismatch(self, refund):
+        """See `_legal_stripe_data_mismatch`, for the refund object of a refund transaction.
+
+        :param dict refund: the Stripe Refund object
+        :rtype: str | None
+        """
+        if not isinstance(refund, dict):
+            return _("Stripe sent no refund for this refund transaction.")
+        if self.provider_reference and refund.get("id") != self.provider_reference:
+            return _(
+                "the refund %(got)s is not this transaction's (%(expected)s)",
+                got=refund.get("id"),
+                expected=self.provider_reference,
+            )
+        source_intent = self.source_transaction_id.provider_reference
+        if refund.get("payment_intent") and refund["payment_intent"] != source_intent:
+            return _(
+                "the refund is of the intent %(got)s, not of the payment refunded (%(expected)s)",
+                got=refund["payment_intent"],
+                expected=source_intent or _("none"),
+            )
+        return self._legal_stripe_mode_mismatch(refund) or self._legal_stripe_amount_mismatch(
+            refund, sign=-1
+        )
+
+    def _legal_stripe_amount_mismatch(self, stripe_object, sign=1):
+        """Compare a Stripe object's amount (minor units) and currency with the transaction's.
+
+        :param dict stripe_object: a PaymentIntent or a Refund
+        :param int sign: -1 for a refund (a refund transaction's amount is negative)
+        :rtype: str | None
+        """
+        expected = payment_utils.to_minor_currency_units(sign * self.amount, self.currency_id)
+        if stripe_object.get("amount") != expected:
+            return _(
+                "Stripe's amount %(got)s is not the transaction's %(expected)s (minor units)",
+                got=stripe_object.get("amount"),
+                expected=expected,
+            )
+        currency = str(stripe_object.get("currency") or "").upper()
+        if currency != self.currency_id.name:
+            return _(
+                "Stripe's currency %(got)s is not the transaction's %(expected)s",
+                got=currency or _("none"),
+                expected=self.currency_id.name,
+            )
+        return None
+
+    def _legal_stripe_mode_mismatch(self, stripe_object):
+        """Refuse an object of a live account for a test provider, and the reverse.
+
+        :rtype: str | None
+        """
+        if "livemode" not in stripe_object:
+            return None
+        live = self.provider_id.sudo().state == "enabled"
+        if bool(stripe_object["livemode"]) != live:
+            return _("a Stripe object of the other mode (live or test) than the provider's")
+        return None
+
+    def _legal_refuse_stripe_data(self, reason):
+        """Refuse Stripe data that is not this transaction's: logged, the firm told.
+
+        Nothing is written to the transaction, nothing is booked.
+
+        :param str reason: what did not match
+        """
+        self.ensure_one()
+        _logger.error(
+            "Stripe data refused for transaction %s (%s, %s %s): %s",
+            self.reference,
+            self.provider_id.name,
+            self.amount,
+            self.currency_id.name,
+            reason,
+        )
+        self._legal_notify_firm("refused", reason)
 
     def _stripe_create_intent(self):
         """Override of `payment_stripe` to remember the intent's id at once.
@@ -545,7 +669,8 @@ class PaymentTransaction(models.Model):
         """Tell the firm at once: a note in the chatter of the invoice or matter, and an e-mail
         to the responsible user.
 
-        :param str kind: ``paid``, ``ach_failed`` or ``dispute``
+        :param str kind: ``paid``, ``ach_failed``, ``dispute`` or ``refused`` (Stripe data
+            that was not the transaction's)
         :param str message: an extra explanation
         """
         self.ensure_one()
@@ -553,6 +678,10 @@ class PaymentTransaction(models.Model):
             "paid": _("Payment received: %(amount)s from %(partner)s (%(ref)s)"),
             "ach_failed": _("Bank payment failed: %(amount)s from %(partner)s (%(ref)s)"),
             "dispute": _("Payment disputed: %(amount)s from %(partner)s (%(ref)s)"),
+            "refused": _(
+                "Payment data refused: %(amount)s from %(partner)s (%(ref)s) was NOT updated "
+                "nor booked"
+            ),
         }
         amount = self.currency_id.format(self.amount)
         subject = titles[kind] % {
@@ -597,10 +726,12 @@ class PaymentTransaction(models.Model):
     def _legal_check_authorization(self):
         """Refuse to charge a stored payment method without an authorization that covers it.
 
-        Charges made with the client at the keyboard (`online_token`: the client picked their
-        saved method and confirmed the payment) are the client's own act; every other token
-        charge (`offline`: payment plans, top-ups, charges started by the firm) needs an
-        authorization in force for this method, scope and amount.
+        Charges made with the client at the keyboard (`online_token` created by the portal's
+        transaction route for the logged-in client owning the method, which marks the charge
+        with `const.CLIENT_AT_KEYBOARD_SENTINEL`) are the client's own act; every other token
+        charge (`offline`: payment plans, top-ups, charges started by the firm, and an
+        `online_token` charge made by any other path) needs an authorization in force for this
+        method, scope and amount.
 
         :raise UserError: when the token belongs to another client or nothing covers the charge
         """
@@ -611,7 +742,11 @@ class PaymentTransaction(models.Model):
             self.partner_id.commercial_partner_id
         ):
             raise UserError(_("This payment method belongs to another client."))
-        if self.operation != "offline":
+        if (
+            self.operation == "online_token"
+            and self.env.context.get(const.CLIENT_AT_KEYBOARD_CONTEXT_KEY)
+            is const.CLIENT_AT_KEYBOARD_SENTINEL
+        ):
             return
         scope, matter, plan = self._legal_authorization_scope()
         authorization = self.env["legal.payment.authorization"]._legal_find_covering(
@@ -676,6 +811,49 @@ class PaymentTransaction(models.Model):
                 _logger.info("transaction reference %s taken meanwhile", vals["reference"])
                 vals = dict(vals, reference=self._legal_next_reference(vals["reference"]))
         return None  # unreachable: the last attempt returns or raises
+
+    def write(self, vals):
+        """Override of `payment` to keep the terms of a transaction as they were created.
+
+        What is paid, in what currency, by whom, through which provider, for which invoices or
+        matter, under which reference (`const.TRANSACTION_TERMS_FIELDS`) is set at creation by
+        the route that checked it. Changing it later would make Stripe's intent pay something
+        else (e.g. a 1.00 intent for a transaction raised to 100,000), so it is refused to
+        every caller, RPC and sudo included, except the code path that owns the change and
+        marks it with `const.TERMS_SENTINEL` (an object, not a value a caller can send).
+        Writing a field's current value is not a change.
+
+        :raise AccessError: a change of a transaction's terms without the marker
+        """
+        protected = [name for name in const.TRANSACTION_TERMS_FIELDS if name in vals]
+        if protected and self.env.context.get(const.TERMS_CONTEXT_KEY) is not (
+            const.TERMS_SENTINEL
+        ):
+            changed = [name for name in protected if self._legal_changes_field(name, vals[name])]
+            if changed:
+                raise AccessError(
+                    _(
+                        "The %(fields)s of a payment transaction cannot be changed once it is "
+                        "created: start a new payment instead.",
+                        fields=", ".join(self._fields[name].string for name in changed),
+                    )
+                )
+        return super().write(vals)
+
+    def _legal_changes_field(self, name, value):
+        """Whether writing ``value`` to the field ``name`` changes any of the transactions.
+
+        :rtype: bool
+        """
+        field = self._fields[name]
+        for tx in self:
+            new = field.convert_to_cache(value, tx)
+            old = field.convert_to_cache(tx[name], tx)
+            if field.type in ("many2many", "one2many"):
+                new, old = set(new or ()), set(old or ())
+            if new != old:
+                return True
+        return False
 
     @api.model
     def _legal_next_reference(self, reference, separator="-"):

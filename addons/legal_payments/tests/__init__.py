@@ -21,3 +21,6 @@ from . import test_billing_statement
 from . import test_billing_portal
 from . import test_billing_tour
 from . import test_reference_concurrency
+from . import test_integrity_stripe
+from . import test_integrity_payment_links
+from . import test_integrity_transaction_terms

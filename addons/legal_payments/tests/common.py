@@ -248,6 +248,10 @@ class LegalPaymentsCommon(AccountPaymentCommon, StripeCommon):
 
     @staticmethod
     def _payment_intent(tx, status="succeeded", pi_id="pi_legal_1", pm_type="card"):
+        """A recorded PaymentIntent of ``tx``. Like `_stripe_create_intent`, the transaction
+        gets the intent's id when it has none yet: Stripe data of another intent is refused."""
+        if not tx.provider_reference:
+            tx.provider_reference = pi_id
         return {
             "id": pi_id,
             "object": "payment_intent",

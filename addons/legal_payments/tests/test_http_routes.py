@@ -7,6 +7,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.payment.tests.http_common import PaymentHttpCommon
 
+from .. import const
 from .common import LegalPaymentsCommon
 
 
@@ -106,7 +107,11 @@ class TestHttpRoutes(LegalPaymentsCommon, PaymentHttpCommon):
                 "tokenization_requested": False,
                 "landing_route": self.matter.get_portal_url(),
                 "access_token": self._generate_test_access_token(
-                    self.client_partner.id, token_amount or amount, self.currency.id
+                    self.client_partner.id,
+                    token_amount or amount,
+                    self.currency.id,
+                    const.TOKEN_PURPOSE_TRUST_DEPOSIT,
+                    self.matter.id,
                 ),
             },
         )

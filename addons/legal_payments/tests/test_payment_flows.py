@@ -93,6 +93,7 @@ class TestOperatingCardPayment(LegalPaymentsCommon):
             "id": "ch_legal_1",
             "object": "charge",
             "description": tx.reference,
+            "payment_intent": "pi_legal_1",
             "amount": 50000,
             "status": "succeeded",
             "refunds": {
@@ -137,7 +138,8 @@ class TestOperatingCardPayment(LegalPaymentsCommon):
         self.assertEqual(tx.legal_fee_state, "unavailable")
 
     def test_event_for_an_unknown_payment_is_ignored(self):
-        tx = self._invoice_tx()
+        # The transaction's own intent is another one: this intent is not ours.
+        tx = self._invoice_tx(provider_reference="pi_created_for_the_transaction")
         pi = dict(self._payment_intent(tx), description="NOT-OURS")
         event = self._receive_and_process(self._event("payment_intent.succeeded", pi))
         self.assertEqual(event.state, "ignored")

@@ -32,7 +32,7 @@ class TestPaymentMethods(StripeEmulatorCase):
         cls.card_method = cls.env.ref("payment.payment_method_card")
         cls.ach_method = cls.env.ref("payment.payment_method_ach_direct_debit")
 
-    def _validation_tx(self, payment_method=None, reference="V-LEGAL-1"):
+    def _validation_tx(self, payment_method=None, reference="V-LEGAL-1", **values):
         return (
             self.env["payment.transaction"]
             .sudo()
@@ -46,6 +46,7 @@ class TestPaymentMethods(StripeEmulatorCase):
                     "partner_id": self.client_partner.id,
                     "operation": "validation",
                     "tokenize": True,
+                    **values,
                 }
             )
         )
@@ -142,7 +143,12 @@ class TestPaymentMethods(StripeEmulatorCase):
             self.stripe.ids, self.client_partner.id, force_tokenization=True
         )
         self.assertIn(self.ach_method, offered, "offered on /my/payment_method")
-        tx = self._validation_tx(payment_method=self.ach_method, reference="V-LEGAL-ACH")
+        # The SetupIntent recorded below is the one created for the transaction.
+        tx = self._validation_tx(
+            payment_method=self.ach_method,
+            reference="V-LEGAL-ACH",
+            provider_reference="seti_legal_ach",
+        )
         bank_account = {
             "id": "pm_legal_bank",
             "object": "payment_method",

@@ -15,6 +15,7 @@ from odoo.tests import HttpCase, JsonRpcException, tagged
 from odoo.tools import hmac as hmac_tool
 from odoo.tools import mute_logger
 
+from .. import const
 from .test_payment_plan import PaymentPlanCommon
 
 
@@ -224,7 +225,11 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
             f"/legal/plan/transaction/{third.id}",
             {
                 "access_token": self._generate_test_access_token(
-                    self.client_partner.id, 300.0, self.currency.id
+                    self.client_partner.id,
+                    300.0,
+                    self.currency.id,
+                    const.TOKEN_PURPOSE_INSTALMENT,
+                    third.id,
                 ),
                 "amount": 300.0,
                 "provider_id": self.demo.id,
@@ -277,7 +282,11 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
                 f"/legal/plan/transaction/{inst_b.id}",
                 {
                     "access_token": self._generate_test_access_token(
-                        self.client_partner.id, 200.0, self.currency.id
+                        self.client_partner.id,
+                        200.0,
+                        self.currency.id,
+                        const.TOKEN_PURPOSE_INSTALMENT,
+                        inst_b.id,
                     ),
                     "amount": 200.0,
                     "provider_id": self.demo.id,

@@ -7,6 +7,7 @@ import stripe
 
 from odoo.tests import tagged
 
+from .. import const
 from ..const import STRIPE_API_BASE_PARAM
 from .common import LegalPaymentsCommon
 
@@ -138,7 +139,10 @@ class TestStripeEmulatorCardFlows(StripeEmulatorCase):
             }
         )
         tx = self._invoice_tx(token_id=token.id, operation="online_token")
-        tx._send_payment_request()
+        # As the portal's transaction route does for the card's owner, logged in.
+        tx.with_context(
+            **{const.CLIENT_AT_KEYBOARD_CONTEXT_KEY: const.CLIENT_AT_KEYBOARD_SENTINEL}
+        )._send_payment_request()
         tx._post_process()
         self.assertEqual(tx.state, "done")
         self.assertEqual(self.invoice.payment_state, "paid")

@@ -8,7 +8,12 @@ class LegalStripeEvent(models.Model):
 
     def _legal_process_refund_failed(self, event, refund):
         """``refund.failed`` / ``refund.updated``: the refund object's new status, applied to
-        its refund transaction (a failure reverses the client refund's entries)."""
+        its refund transaction (a failure reverses the client refund's entries).
+
+        Like every other event, the event is first linked to the provider whose webhook secret
+        verified it: an event of another Stripe account changes nothing. The refund object is
+        then checked against the refund transaction (id, payment refunded, amount, currency).
+        """
         tx = (
             self.env["payment.transaction"]
             .sudo()
@@ -23,9 +28,16 @@ class LegalStripeEvent(models.Model):
         )
         if not tx:
             return "deferred", _("Waiting for the refund transaction to be created.")
-        self.transaction_id = tx
+        if not self._legal_link_transaction(tx):
+            # Signed with the webhook secret of another Stripe account than the refund's: it
+            # must not fail that account's refund (and reverse a trust disbursement).
+            return "ignored", _("Signed for another Stripe account than the transaction's.")
         tx._legal_lock()
-        tx._handle_notification_data("stripe", {"reference": tx.reference, "refund": refund})
+        data = {"reference": tx.reference, "refund": refund}
+        refused = self._legal_refuse_mismatch(tx, data)
+        if refused:
+            return refused
+        tx._handle_notification_data("stripe", data)
         return "done", False
 
     _legal_process_refund_updated = _legal_process_refund_failed

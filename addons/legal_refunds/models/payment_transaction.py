@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
-from odoo import fields, models
+from odoo import _, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from .. import const
@@ -19,6 +20,31 @@ class PaymentTransaction(models.Model):
     legal_refund_id = fields.Many2one(
         related="legal_refund_line_id.refund_id", string="Client Refund"
     )
+
+    # === ACTION METHODS === #
+
+    def action_refund(self, amount_to_refund=None):
+        """Override of `payment` to keep refunds of trust deposits to trust managers.
+
+        A refund of a trust deposit takes client money out of trust (it is booked as a trust
+        disbursement of the matter): like every other way out of trust, it needs the Trust
+        Manager role. Odoo's Refund button, its refund wizard (`payment.refund.wizard`) and an
+        RPC call all come here; internal code running as superuser (`env.su`) owns its checks.
+
+        :raise AccessError: a trust deposit refunded by a user who is not a Trust Manager
+        """
+        if (
+            not self.env.su
+            and any(tx.provider_id.sudo().legal_is_trust for tx in self)
+            and not self.env.user.has_group("legal_trust.group_trust_manager")
+        ):
+            raise AccessError(
+                _(
+                    "Only members of %s may refund a payment into trust.",
+                    self.env.ref("legal_trust.group_trust_manager").sudo().full_name,
+                )
+            )
+        return super().action_refund(amount_to_refund=amount_to_refund)
 
     # === BUSINESS METHODS - REFUNDS === #
 

@@ -4,12 +4,14 @@ from odoo import _, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.http import request
 
+from odoo.addons.legal_payments import utils
 from odoo.addons.legal_payments.controllers.portal import LegalPaymentPortal
-from odoo.addons.payment import utils as payment_utils
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
 # What a client sees of its requests: drafts are the firm's, not sent yet.
 PORTAL_DOMAIN = [("state", "!=", "draft")]
+# The purpose a retainer request's payment access token is bound to (with the request's id).
+TOKEN_PURPOSE_RETAINER = "legal.retainer.request.payment"
 
 
 class LegalRetainerPortal(LegalPaymentPortal):
@@ -116,9 +118,48 @@ class LegalRetainerPortal(LegalPaymentPortal):
             "currency_id": currency.id,
             "partner_id": partner.id,
             "company_id": retainer.company_id.id,
-            "access_token": payment_utils.generate_access_token(partner.id, amount, currency.id),
+            "access_token": self._retainer_access_token(retainer, amount),
         }
         return request.redirect(f"/payment/pay?{urlencode(params)}")
+
+    @staticmethod
+    def _retainer_access_token(retainer_sudo, amount):
+        """The payment access token of ``amount`` paid on the retainer request: bound to that
+        request (refused by Odoo's generic payment routes and by the trust deposit route).
+
+        :rtype: str
+        """
+        return utils.purpose_access_token(
+            TOKEN_PURPOSE_RETAINER,
+            retainer_sudo.id,
+            retainer_sudo.partner_id.id,
+            amount,
+            retainer_sudo.currency_id.id,
+        )
+
+    def _legal_check_deposit_access_token(self, matter_sudo, amount, access_token, **kwargs):
+        """Override of `legal_payments`: a payment of a retainer request on the matter has the
+        request's own token."""
+        request_id = self._cast_as_int(kwargs.get("legal_retainer_request_id"))
+        if not request_id:
+            return super()._legal_check_deposit_access_token(
+                matter_sudo, amount, access_token, **kwargs
+            )
+        retainer = request.env["legal.retainer.request"].sudo().browse(request_id).exists()
+        return (
+            bool(retainer)
+            and retainer.matter_id == matter_sudo
+            and (
+                utils.check_purpose_access_token(
+                    access_token,
+                    TOKEN_PURPOSE_RETAINER,
+                    retainer.id,
+                    retainer.partner_id.id,
+                    amount,
+                    retainer.currency_id.id,
+                )
+            )
+        )
 
     def _get_extra_payment_form_values(
         self, legal_retainer_request_id=None, access_token=None, **kwargs
@@ -133,6 +174,7 @@ class LegalRetainerPortal(LegalPaymentPortal):
                     {
                         "transaction_route": f"/legal/retainer/transaction/{request_id}",
                         "landing_route": retainer.get_portal_url(),
+                        "access_token": self._retainer_access_token(retainer, kwargs.get("amount")),
                     }
                 )
         return values
@@ -146,8 +188,13 @@ class LegalRetainerPortal(LegalPaymentPortal):
         """
         retainer = request.env["legal.retainer.request"].sudo().browse(request_id).exists()
         amount = amount and float(amount)
-        if not retainer or not payment_utils.check_access_token(
-            access_token, retainer.partner_id.id, amount, retainer.currency_id.id
+        if not retainer or not utils.check_purpose_access_token(
+            access_token,
+            TOKEN_PURPOSE_RETAINER,
+            retainer.id,
+            retainer.partner_id.id,
+            amount,
+            retainer.currency_id.id,
         ):
             raise ValidationError(_("The access token is invalid."))
         try:

@@ -4,6 +4,8 @@ from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import hmac as hmac_tool
 
+from odoo.addons.legal_retainers.controllers.portal import TOKEN_PURPOSE_RETAINER
+
 from .common import LegalRetainersCommon
 
 
@@ -160,7 +162,8 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         token = hmac_tool(
             self.env(su=True),
             "generate_access_token",
-            f"{self.client_a.id}|{amount}|{self.request_a.currency_id.id}",
+            f"{self.client_a.id}|{amount}|{self.request_a.currency_id.id}"
+            f"|{TOKEN_PURPOSE_RETAINER}|{(request or self.request_a).id}",
         )
         return self.make_jsonrpc_request(
             f"/legal/retainer/transaction/{(request or self.request_a).id}",
