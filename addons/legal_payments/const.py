@@ -76,3 +76,15 @@ BILLING_TRUST_KINDS = ("trust_deposit", "trust_disbursement", "trust_transfer")
 BILLING_HISTORY_KINDS = BILLING_RECEIVABLE_KINDS + BILLING_TRUST_KINDS
 # Rows per page of the portal's transaction history.
 BILLING_HISTORY_PAGE_SIZE = 20
+
+# === Consent and rate limits === #
+
+# System parameter: days an e-mailed confirmation link of an authorization to charge stays
+# valid (a positive integer; unset or invalid: the default).
+CONSENT_LINK_DAYS_PARAM = "legal_payments.consent_link_days"
+CONSENT_LINK_DEFAULT_DAYS = 30
+
+# Statements a client may download or have e-mailed from the portal within the window, per
+# client (commercial partner), counted in the database across workers.
+STATEMENT_RATE_LIMIT = 10
+STATEMENT_RATE_WINDOW_MINUTES = 10
