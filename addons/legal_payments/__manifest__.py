@@ -34,6 +34,7 @@
         "data/ir_cron_billing_statement.xml",
         "report/legal_billing_statement_report.xml",
         "wizard/legal_statement_send_views.xml",
+        "wizard/legal_payment_authorization_record_views.xml",
         "views/portal_billing_templates.xml",
     ],
     "demo": ["demo/legal_payments_demo.xml"],

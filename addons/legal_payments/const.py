@@ -103,3 +103,15 @@ CLIENT_AT_KEYBOARD_SENTINEL = object()
 # trust deposit on one matter pays nothing else.
 TOKEN_PURPOSE_TRUST_DEPOSIT = "legal.matter.trust_deposit"
 TOKEN_PURPOSE_INSTALMENT = "legal.payment.plan.instalment.payment"
+
+# === Consent and rate limits === #
+
+# System parameter: days an e-mailed confirmation link of an authorization to charge stays
+# valid (a positive integer; unset or invalid: the default).
+CONSENT_LINK_DAYS_PARAM = "legal_payments.consent_link_days"
+CONSENT_LINK_DEFAULT_DAYS = 30
+
+# Statements a client may download or have e-mailed from the portal within the window, per
+# client (commercial partner), counted in the database across workers.
+STATEMENT_RATE_LIMIT = 10
+STATEMENT_RATE_WINDOW_MINUTES = 10

@@ -36,6 +36,15 @@ class LegalBillingPortal(CustomerPortal):
         except ValueError:
             return None
 
+    @staticmethod
+    def _legal_count_statement_request(client):
+        """Count a statement request of the client; False when over the rate limit."""
+        try:
+            request.env["legal.portal.request"]._legal_check_and_count(client)
+        except UserError:
+            return False
+        return True
+
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         if "legal_billing_count" in counters:
@@ -133,8 +142,11 @@ class LegalBillingPortal(CustomerPortal):
         "/my/billing/statement", type="http", auth="user", methods=["GET", "POST"], website=True
     )
     def portal_my_billing_statement(self, date_from=None, date_to=None, **kw):
-        """Download the client's statement of account for a period, as a PDF."""
+        """Download the client's statement of account for a period, as a PDF (rate-limited per
+        client)."""
         client, company, Statement = self._legal_billing_context()
+        if not self._legal_count_statement_request(client):
+            return request.redirect("/my/billing?" + urlencode({"error": "rate"}))
         try:
             content, filename = Statement._render_statement_pdf(client, company, date_from, date_to)
         except UserError:
@@ -153,8 +165,11 @@ class LegalBillingPortal(CustomerPortal):
         "/my/billing/statement/send", type="http", auth="user", methods=["POST"], website=True
     )
     def portal_my_billing_statement_send(self, date_from=None, date_to=None, **kw):
-        """ "E-mail me this statement": queue it to the logged-in user's own address."""
+        """ "E-mail me this statement": queue it to the logged-in user's own address
+        (rate-limited per client)."""
         client, company, Statement = self._legal_billing_context()
+        if not self._legal_count_statement_request(client):
+            return request.redirect("/my/billing?" + urlencode({"error": "rate"}))
         try:
             Statement._queue_statement_mail(
                 client,

@@ -29,17 +29,10 @@ class LegalPaymentMethodPortal(CustomerPortal):
     def _legal_client_token(token_id):
         """Return the signed-in client's active payment method `token_id`, sudoed, or an empty
         recordset when it is not theirs."""
-        partner = request.env.user.partner_id
-        return (
-            request.env["payment.token"]
-            .sudo()
-            .search(
-                [
-                    ("id", "=", token_id),
-                    ("partner_id", "in", [partner.id, partner.commercial_partner_id.id]),
-                ],
-                limit=1,
-            )
+        Token = request.env["payment.token"]
+        return Token.sudo().search(
+            [("id", "=", token_id), *Token._legal_usable_by_domain(request.env.user.partner_id)],
+            limit=1,
         )
 
     @http.route(
@@ -162,6 +155,18 @@ class LegalPaymentMethodPortal(CustomerPortal):
 
     def _legal_render_authorization(self, auth_sudo, access_token, error=None, status=200):
         consent, consent_text = auth_sudo._legal_consent_to_show()
+        user = request.env.user
+        link_error = None
+        if auth_sudo.state == "awaiting":
+            if user._is_internal():
+                link_error = request.env._(
+                    "Only the client accepts an authorization to charge: the firm records one "
+                    "the client signed, with the signed document, on the client's form."
+                )
+            elif user._is_public():
+                link_error = auth_sudo._legal_link_problem(access_token)
+            elif user.commercial_partner_id != auth_sudo.partner_id.commercial_partner_id:
+                link_error = request.env._("This authorization is for another client.")
         values = self._get_page_view_values(
             auth_sudo,
             access_token,
@@ -174,6 +179,7 @@ class LegalPaymentMethodPortal(CustomerPortal):
                     auth_sudo.date_end and auth_sudo.date_end < fields.Date.context_today(auth_sudo)
                 ),
                 "error": error,
+                "link_error": link_error,
                 "page_name": "legal_authorization",
             },
             "my_payment_authorizations_history",
@@ -210,7 +216,11 @@ class LegalPaymentMethodPortal(CustomerPortal):
     def portal_confirm_payment_authorization(
         self, authorization_id, access_token=None, consent_id=None, accept=None, **kwargs
     ):
-        """The client accepts the consent text shown: who, when, IP address and user agent."""
+        """The client accepts the consent text shown: who, when, IP address and user agent.
+
+        Only the client accepts: signed in as one of the client's users, or not signed in with
+        the e-mailed link (valid once, until it expires); a user of the firm or of another
+        client is refused (`legal.payment.authorization._legal_accept`)."""
         try:
             auth_sudo = self._document_check_access(
                 "legal.payment.authorization", authorization_id, access_token
@@ -237,11 +247,15 @@ class LegalPaymentMethodPortal(CustomerPortal):
                 user_agent=request.httprequest.headers.get("User-Agent"),
                 consent=consent,
                 partner=partner,
+                link_token=access_token,
             )
-        except UserError as exc:
+        except (AccessError, UserError) as exc:
             request.env.cr.rollback()
             return self._legal_render_authorization(
-                auth_sudo, access_token, error=exc.args[0], status=400
+                auth_sudo,
+                access_token,
+                error=exc.args[0],
+                status=403 if isinstance(exc, AccessError) else 400,
             )
         return request.redirect(
             auth_sudo.get_portal_url() if access_token else auth_sudo.access_url

@@ -144,6 +144,7 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
                 token,
                 ip_address=request.httprequest.remote_addr,
                 user_agent=request.httprequest.user_agent.string,
+                # The version read is required: a missing or unknown one accepts nothing.
                 consent=consent or None,
             )
             query["message"] = "accepted"

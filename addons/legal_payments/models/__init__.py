@@ -16,3 +16,4 @@ from . import legal_payment_plan_instalment
 from . import legal_payment_plan_attempt
 from . import legal_billing_statement
 from . import legal_billing_statement_sent
+from . import legal_portal_request

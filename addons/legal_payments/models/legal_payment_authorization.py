@@ -1,12 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
 import math
+import uuid
+from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import format_amount, format_date
+from odoo.tools import consteq, format_amount, format_date, format_datetime
 
 from odoo.addons.legal_trust.utils import lock_rows
+
+from .. import const
 
 #: Set only by the client's confirmation, a revocation or the expiry, never by hand.
 CONSENT_FIELDS = {
@@ -21,6 +25,12 @@ CONSENT_FIELDS = {
     "revoked_by_id",
     "revoked_date",
     "confirmation_sent_date",
+    "consent_link_expiry",
+    "consent_source",
+    "recorded_by_id",
+    "recorded_date",
+    "recorded_document_id",
+    "access_token",
 }
 
 
@@ -131,6 +141,40 @@ class LegalPaymentAuthorization(models.Model):
     accepted_date = fields.Datetime(string="Accepted On", readonly=True, copy=False)
     accepted_ip = fields.Char(string="IP Address", readonly=True, copy=False)
     accepted_user_agent = fields.Char(string="User Agent", readonly=True, copy=False)
+    consent_link_expiry = fields.Datetime(
+        string="Confirmation Link Valid Until",
+        readonly=True,
+        copy=False,
+        help="The e-mailed confirmation link confirms the authorization once, until this "
+        "moment; sending the link again replaces it.",
+    )
+    consent_source = fields.Selection(
+        string="Consent Given",
+        selection=[
+            ("client", "Accepted by the client"),
+            ("signed_document", "Recorded by the firm from a signed document"),
+        ],
+        readonly=True,
+        copy=False,
+    )
+    recorded_by_id = fields.Many2one(
+        string="Recorded By",
+        comodel_name="res.users",
+        readonly=True,
+        copy=False,
+        help="The firm's user who recorded an authorization the client signed on paper or "
+        "electronically.",
+    )
+    recorded_date = fields.Datetime(string="Recorded On", readonly=True, copy=False)
+    recorded_document_id = fields.Many2one(
+        string="Signed Document",
+        comodel_name="ir.attachment",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
+    )
+    # The confirmation link's secret: the system administrator only, never other users.
+    access_token = fields.Char(groups="base.group_system")
     revoked_by_id = fields.Many2one(
         string="Revoked By", comodel_name="res.users", readonly=True, copy=False
     )
@@ -209,7 +253,7 @@ class LegalPaymentAuthorization(models.Model):
         frozen = {"partner_id", "token_id", "scope", "matter_id", "currency_id", "max_amount"}
         frozen |= {"date_start", "date_end"}
         frozen |= {"plan_id"}
-        if frozen & set(vals) and any(auth.accepted_date for auth in self):
+        if frozen & set(vals) and any(auth._legal_has_consent() for auth in self):
             raise UserError(
                 _(
                     "The client accepted these terms: revoke this authorization and ask for a "
@@ -234,7 +278,7 @@ class LegalPaymentAuthorization(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_accepted(self):
-        if any(auth.accepted_date for auth in self):
+        if any(auth._legal_has_consent() for auth in self):
             raise UserError(_("An authorization a client accepted is kept: revoke it instead."))
 
     def _compute_access_url(self):
@@ -269,28 +313,114 @@ class LegalPaymentAuthorization(models.Model):
         """Return the consent version and text the client reads for this authorization: the
         words accepted once it is accepted, else the current version rendered for its terms."""
         self.ensure_one()
-        if self.accepted_date:
+        if self._legal_has_consent():
             return self.consent_id, self.consent_text
         consent = self.env["legal.payment.consent"]._legal_current(self.company_id)
         return consent, self._legal_render_consent(consent)
 
-    def _legal_accept(self, ip_address=None, user_agent=None, consent=None, partner=None):
+    def _legal_has_consent(self):
+        """Whether the client's consent is on record: accepted by the client, or recorded by
+        the firm from a document the client signed."""
+        self.ensure_one()
+        return bool(self.accepted_date or self.recorded_date)
+
+    @api.model
+    def _legal_is_person_acting(self):
+        """Whether a person acts (a signed-in user or a visitor), rather than the system's own
+        code (the superuser, as which nobody can sign in)."""
+        return self.env.uid != SUPERUSER_ID
+
+    def _legal_link_problem(self, link_token):
+        """Return why ``link_token`` cannot confirm this authorization, or None when it can.
+
+        The e-mailed link confirms once, until it expires: it is the authorization's access
+        token, valid until `consent_link_expiry`; a link never e-mailed (no expiry) confirms
+        nothing, and sending the link again replaces the previous one.
+
+        :param str link_token: the token of the link the visitor opened
+        :return: the message to show, or None
+        """
+        self.ensure_one()
+        auth = self.sudo()
+        if auth._legal_has_consent():
+            return _(
+                "This confirmation link was already used: the authorization is on record "
+                "since %s.",
+                format_datetime(self.env, auth.accepted_date or auth.recorded_date),
+            )
+        if not (link_token and auth.access_token and consteq(auth.access_token, link_token)):
+            return _("This link is not valid: sign in to your account, or ask us for a new one.")
+        if not auth.consent_link_expiry:
+            return _(
+                "This link cannot confirm the authorization: sign in to your account, or ask "
+                "us to e-mail you a confirmation link."
+            )
+        if auth.consent_link_expiry < fields.Datetime.now():
+            return _(
+                "This confirmation link expired on %s: ask us to send you a new one.",
+                format_datetime(self.env, auth.consent_link_expiry),
+            )
+        return None
+
+    def _legal_check_accepting_person(self, link_token=None):
+        """Refuse an acceptance by anyone but the client: a firm's user never accepts for
+        a client; a signed-in user accepts only their own client's authorization; a visitor
+        who is not signed in needs a valid, unexpired, unused confirmation link.
+
+        :param str link_token: the token of the e-mailed link (visitors)
+        :raise AccessError: a firm's user, or a user of another client
+        :raise UserError: an invalid, expired or used link
+        """
+        user = self.env.user
+        if not self._legal_is_person_acting():
+            return
+        if user._is_internal():
+            raise AccessError(
+                _(
+                    "Only the client accepts an authorization to charge. To record one the "
+                    "client signed on paper or electronically, attach the signed document "
+                    "on the client's form (Consent to Charge)."
+                )
+            )
+        for auth in self:
+            if user._is_public():
+                problem = auth._legal_link_problem(link_token)
+                if problem:
+                    raise UserError(problem)
+            elif user.commercial_partner_id != auth.partner_id.commercial_partner_id:
+                raise AccessError(_("This authorization is for another client."))
+
+    def _legal_accept(
+        self, ip_address=None, user_agent=None, consent=None, partner=None, link_token=None
+    ):
         """Record the client's acceptance: who, when, from where, and the exact words read.
+
+        Only the client accepts (see `_legal_check_accepting_person`); the consent version the
+        person was shown is required, and must still be the current one.
 
         :param str ip_address: the client's IP address
         :param str user_agent: the client's browser user agent
-        :param consent: the `legal.payment.consent` version shown to the client; when given and
-            no longer the current one, nothing is accepted (the client must read the new text)
+        :param consent: the `legal.payment.consent` version shown to the client; required when
+            a person accepts; when no longer the current one, nothing is accepted (the client
+            must read the new text)
         :param partner: the `res.partner` who accepted (default: the current user's)
-        :raise UserError: when the authorization is not awaiting confirmation, has ended, or
-            the consent text changed since it was shown
+        :param str link_token: the e-mailed confirmation link's token (visitors not signed in)
+        :raise AccessError: a firm's user, or a user of another client
+        :raise UserError: when the authorization is not awaiting confirmation, has ended, the
+            link is invalid, expired or used, or the consent text shown is missing or changed
         """
         today = fields.Date.context_today(self)
         for auth in self:
             if auth.state != "awaiting":
+                if auth._legal_has_consent():
+                    raise UserError(auth._legal_link_problem(None))
                 raise UserError(_("Authorization %s is not awaiting confirmation.", auth.name))
             if auth.date_end and auth.date_end < today:
                 raise UserError(_("Authorization %s has expired.", auth.name))
+        self._legal_check_accepting_person(link_token)
+        if self._legal_is_person_acting() and consent is None:
+            raise UserError(_("Read the terms of the authorization, then confirm them."))
+        for auth in self:
             current = self.env["legal.payment.consent"]._legal_current(auth.company_id)
             if consent is not None and consent != current:
                 raise UserError(
@@ -304,6 +434,8 @@ class LegalPaymentAuthorization(models.Model):
                     "state": "active",
                     "consent_id": current.id,
                     "consent_text": auth._legal_render_consent(current),
+                    "consent_source": "client",
+                    "consent_link_expiry": False,
                     "accepted_by_id": self._legal_acting_user().id,
                     "accepted_partner_id": (partner or self.env.user.partner_id).id,
                     "accepted_date": fields.Datetime.now(),
@@ -321,18 +453,53 @@ class LegalPaymentAuthorization(models.Model):
             )
         return True
 
+    @api.model
+    def _legal_consent_link_days(self):
+        """How many days an e-mailed confirmation link stays valid (system parameter
+        ``legal_payments.consent_link_days``, 30 by default)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(const.CONSENT_LINK_DAYS_PARAM)
+        try:
+            days = int(value)
+        except (TypeError, ValueError):
+            days = 0
+        return days if days > 0 else const.CONSENT_LINK_DEFAULT_DAYS
+
+    def _legal_mail_client(self, template_xmlid, attachment_ids=None):
+        """E-mail the client a message carrying this authorization's secret link.
+
+        The e-mail is rendered and created by the system, outside the authorization's
+        chatter, and deleted once sent: no user of the firm can read the link it carries.
+
+        :param str template_xmlid: the `mail.template` to render
+        :param list attachment_ids: ids of `ir.attachment` to attach
+        """
+        self.ensure_one()
+        template = self.env.ref(template_xmlid).with_user(SUPERUSER_ID)
+        email_values = {
+            "model": False,
+            "res_id": False,
+            "author_id": self.company_id.partner_id.id,
+            "auto_delete": True,
+        }
+        if attachment_ids:
+            email_values["attachment_ids"] = [fields.Command.set(attachment_ids)]
+        template.send_mail(
+            self.id, email_layout_xmlid="mail.mail_notification_light", email_values=email_values
+        )
+
     def action_legal_send_confirmation(self):
         """E-mail the client a link to read the consent text and confirm the authorization.
 
-        The link carries the authorization's portal access token: it does not expire by
-        itself; the authorization's own end date and state govern what the page allows.
+        The link confirms once and expires after `_legal_consent_link_days` days; sending it
+        again replaces the previous link (which stops working).
 
+        :raise AccessError: when the user is not one of the firm's
         :raise UserError: when the authorization is not awaiting confirmation or the client
             has no e-mail address
         """
         if not self.env.user._is_internal():
             raise AccessError(_("Only the firm sends confirmation links."))
-        template = self.env.ref("legal_payments.mail_template_authorization_confirmation")
+        self.check_access("write")
         for auth in self:
             if auth.state != "awaiting":
                 raise UserError(_("Authorization %s is not awaiting confirmation.", auth.name))
@@ -340,12 +507,81 @@ class LegalPaymentAuthorization(models.Model):
                 raise UserError(
                     _("%s has no e-mail address to send the link to.", auth.partner_id.name)
                 )
-            auth._portal_ensure_token()
-            template.send_mail(auth.id, email_layout_xmlid="mail.mail_notification_light")
-            auth.sudo().confirmation_sent_date = fields.Datetime.now()
+            now = fields.Datetime.now()
+            auth.sudo().write(
+                {
+                    "access_token": str(uuid.uuid4()),
+                    "consent_link_expiry": now + timedelta(days=self._legal_consent_link_days()),
+                    "confirmation_sent_date": now,
+                }
+            )
+            auth._legal_mail_client("legal_payments.mail_template_authorization_confirmation")
             auth.message_post(
-                body=_("Confirmation link sent to %s.", auth.partner_id.email_formatted),
+                body=_(
+                    "Confirmation link sent to %(email)s, valid until %(expiry)s.",
+                    email=auth.partner_id.email_formatted,
+                    expiry=format_datetime(self.env, auth.consent_link_expiry),
+                ),
                 subtype_xmlid="mail.mt_note",
+            )
+        return True
+
+    def _legal_record_signed_document(self, attachment):
+        """Record an authorization the client signed on paper or electronically.
+
+        Staff do not accept for the client: they record what the client signed, with the
+        signed document. The authorization is in force, marked as recorded by the firm (who,
+        when, the document), never as an acceptance; the client is e-mailed a copy with a
+        link to revoke it.
+
+        :param attachment: the `ir.attachment` of the signed document (required, not empty)
+        :raise AccessError: when the user is not one of the firm's, or may not change the
+            authorization
+        :raise UserError: no document, or the authorization is not awaiting consent
+        """
+        self.ensure_one()
+        user = self.env.user
+        if not user._is_internal():
+            raise AccessError(_("Only the firm records a signed authorization."))
+        self.check_access("write")
+        if self.state != "awaiting":
+            raise UserError(_("Authorization %s is not awaiting confirmation.", self.name))
+        attachment = attachment.sudo().exists()
+        if not attachment or not attachment.file_size:
+            raise UserError(_("Attach the document the client signed."))
+        if attachment.res_model not in (False, self._name) or attachment.res_id not in (
+            0,
+            self.id,
+        ):
+            raise UserError(_("The signed document is attached to another record."))
+        attachment.write({"res_model": self._name, "res_id": self.id})
+        consent = self.env["legal.payment.consent"]._legal_current(self.company_id)
+        self.sudo().write(
+            {
+                "state": "active",
+                "consent_id": consent.id,
+                "consent_text": self._legal_render_consent(consent),
+                "consent_source": "signed_document",
+                "consent_link_expiry": False,
+                "recorded_by_id": user.id,
+                "recorded_date": fields.Datetime.now(),
+                "recorded_document_id": attachment.id,
+                # A new secret for the client's copy: its link only shows and revokes.
+                "access_token": str(uuid.uuid4()),
+            }
+        )
+        self.message_post(
+            body=_(
+                "Recorded by %(user)s from the document the client signed (%(document)s); "
+                "a copy was e-mailed to the client with a link to revoke it.",
+                user=user.display_name,
+                document=attachment.name,
+            ),
+            subtype_xmlid="mail.mt_note",
+        )
+        if self.partner_id.email:
+            self._legal_mail_client(
+                "legal_payments.mail_template_authorization_recorded", [attachment.id]
             )
         return True
 

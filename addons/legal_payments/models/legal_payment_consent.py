@@ -60,7 +60,7 @@ class LegalPaymentConsent(models.Model):
 
     def write(self, vals):
         if {"body", "name", "company_id"} & set(vals) and self.sudo().authorization_ids.filtered(
-            "accepted_date"
+            lambda auth: auth._legal_has_consent()
         ):
             raise UserError(
                 _(

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
 from odoo.addons.legal_trust.utils import lock_rows
@@ -16,6 +16,35 @@ from odoo.addons.legal_trust.utils import lock_rows
 from .. import const
 
 _logger = logging.getLogger(__name__)
+
+#: Context marker of the code paths that own a plan's status, its authorization and, once the
+#: plan is sent, its schedule: a module-level object, which no RPC caller can send (a context
+#: key alone never switches a check off).
+_PLAN_OWNER = object()
+_PLAN_OWNER_KEY = "legal_payment_plan_owner"
+
+#: Set only by the plan's own actions and business methods, whatever the plan's state.
+PLAN_OWNED_FIELDS = {"state", "authorization_id"}
+#: Frozen once the plan is sent to the client, but for the plan's own business methods.
+PLAN_SCHEDULE_FIELDS = {
+    "amount_total",
+    "schedule_mode",
+    "instalment_number",
+    "frequency",
+    "date_start",
+    "instalment_ids",
+}
+
+
+def as_plan_owner(records):
+    """Return ``records`` in the context of the code paths that own payment plans."""
+    return records.with_context(**{_PLAN_OWNER_KEY: _PLAN_OWNER})
+
+
+def is_plan_owner(records):
+    """Whether ``records`` are changed by a code path that owns payment plans."""
+    return records.env.context.get(_PLAN_OWNER_KEY) is _PLAN_OWNER
+
 
 FREQUENCY_STEPS = {
     "weekly": relativedelta(weeks=1),
@@ -201,6 +230,15 @@ class LegalPaymentPlan(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            if not is_plan_owner(self) and (
+                vals.get("state", "draft") != "draft" or vals.get("authorization_id")
+            ):
+                raise AccessError(
+                    _(
+                        "A payment plan starts as a draft: it is sent to the client, who "
+                        "accepts it with an authorization to charge."
+                    )
+                )
             if vals.get("name", "/") == "/":
                 vals["name"] = self.env["ir.sequence"].next_by_code("legal.payment.plan") or _(
                     "New"
@@ -217,6 +255,22 @@ class LegalPaymentPlan(models.Model):
         frozen = {"partner_id", "invoice_ids", "currency_id", "company_id"}
         if frozen & set(vals) and any(plan.state != "draft" for plan in self):
             raise UserError(_("Only a draft payment plan can change its client or invoices."))
+        if not is_plan_owner(self):
+            if PLAN_OWNED_FIELDS & set(vals):
+                raise AccessError(
+                    _(
+                        "The status and the authorization of a payment plan follow its "
+                        "sending, the client's acceptance, its payments and its cancellation: "
+                        "they cannot be set by hand."
+                    )
+                )
+            if PLAN_SCHEDULE_FIELDS & set(vals) and any(plan.state != "draft" for plan in self):
+                raise AccessError(
+                    _(
+                        "The schedule of a payment plan sent to the client cannot change: "
+                        "cancel the plan and make a new one."
+                    )
+                )
         res = super().write(vals)
         if "invoice_ids" in vals:
             for plan in self:
@@ -279,7 +333,7 @@ class LegalPaymentPlan(models.Model):
             plan._legal_lock_invoices()
             plan._check_sendable()
             plan._legal_renumber()
-            plan.state = "awaiting"
+            as_plan_owner(plan).state = "awaiting"
             plan._portal_ensure_token()
             plan.message_post_with_source(
                 template,
@@ -292,7 +346,7 @@ class LegalPaymentPlan(models.Model):
         """Back to draft, to change the schedule before the client accepts it."""
         for plan in self:
             plan._check_state(("awaiting",))
-        self.write({"state": "draft"})
+        as_plan_owner(self).write({"state": "draft"})
         return True
 
     def action_cancel(self):
@@ -304,7 +358,7 @@ class LegalPaymentPlan(models.Model):
                 lambda tx: tx.state in ("pending", "authorized")
             ):
                 raise UserError(_("%s has a payment in progress.", plan.name))
-            plan.instalment_ids.filtered(
+            as_plan_owner(plan.instalment_ids).filtered(
                 lambda inst: inst.state not in ("paid", "cancelled")
             ).write({"state": "cancelled", "next_attempt_date": False})
             authorizations = plan.sudo().authorization_ids.filtered(
@@ -312,7 +366,7 @@ class LegalPaymentPlan(models.Model):
             )
             if authorizations:
                 authorizations.action_revoke()
-        self.write({"state": "cancelled"})
+        as_plan_owner(self).write({"state": "cancelled"})
         return True
 
     def action_view_invoices(self):
@@ -373,7 +427,7 @@ class LegalPaymentPlan(models.Model):
         currency = self.currency_id
         if not self.invoice_ids:
             raise UserError(_("Add the invoices the plan pays."))
-        self.amount_total = self.amount_residual
+        as_plan_owner(self).amount_total = self.amount_residual
         if currency.compare_amounts(self.amount_total, 0) <= 0:
             raise UserError(_("Nothing is due on these invoices."))
         others = self.search(
@@ -401,7 +455,7 @@ class LegalPaymentPlan(models.Model):
         ordered = self.instalment_ids.sorted(lambda i: (i.due_date, i.sequence, i.id))
         for number, inst in enumerate(ordered, start=1):
             if inst.sequence != number:
-                inst.sequence = number
+                as_plan_owner(inst).sequence = number
 
     def _check_schedule(self):
         """The instalments add up to the total to the cent, each positive and dated.
@@ -441,23 +495,35 @@ class LegalPaymentPlan(models.Model):
 
     # === BUSINESS METHODS - ACCEPTANCE === #
 
-    def _legal_acceptable_tokens(self):
-        """Return the client's stored payment methods that may pay this plan.
+    def _legal_accepting_partner(self):
+        """Return the `res.partner` choosing a payment method for this plan: the signed-in
+        client user's, else (the system's own code) the plan's client."""
+        self.ensure_one()
+        user = self.env.user
+        if user._is_internal() or user._is_public():
+            return self.partner_id.commercial_partner_id
+        return user.partner_id
 
-        :return: the sudoed `payment.token` of the client, active, of an operating provider
-            of the plan's company
+    def _legal_acceptable_tokens(self, partner=None):
+        """Return the stored payment methods that may pay this plan, chosen by ``partner``.
+
+        :param partner: the `res.partner` choosing (default: `_legal_accepting_partner`): the
+            methods they may use (`payment.token._legal_usable_by_domain`: their own and their
+            client's, never another contact's)
+        :return: the sudoed `payment.token`, active, of an operating provider of the plan's
+            company
         """
         self.ensure_one()
-        tokens = (
-            self.env["payment.token"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "child_of", self.partner_id.commercial_partner_id.id),
-                    ("provider_id.company_id", "=", self.company_id.id),
-                    ("provider_id.state", "in", ("enabled", "test")),
-                ]
-            )
+        partner = partner or self._legal_accepting_partner()
+        if partner.commercial_partner_id != self.partner_id.commercial_partner_id:
+            return self.env["payment.token"]
+        Token = self.env["payment.token"]
+        tokens = Token.sudo().search(
+            [
+                *Token._legal_usable_by_domain(partner),
+                ("provider_id.company_id", "=", self.company_id.id),
+                ("provider_id.state", "in", ("enabled", "test")),
+            ]
         )
         return tokens.filtered(lambda token: not token.provider_id.legal_is_trust)
 
@@ -501,16 +567,27 @@ class LegalPaymentPlan(models.Model):
         :param token: the client's `payment.token` to charge
         :param str ip_address: the client's IP address
         :param str user_agent: the client's browser
-        :param consent: the `legal.payment.consent` version the client read, if known: when
-            it is no longer the current one, nothing is accepted
+        :param consent: the `legal.payment.consent` version the client read; required when a
+            person accepts; when no longer the current one, nothing is accepted
         :return: the accepted `legal.payment.authorization`
-        :raise UserError: the plan is not awaiting acceptance, the payment method is not one
-            of the client's, or an invoice was paid or planned meanwhile
+        :raise AccessError: a firm's user, or a user of another client
+        :raise UserError: the plan is not awaiting acceptance, the consent text shown is
+            missing, the payment method is not one the person may use, or an invoice was paid
+            or planned meanwhile
         """
         self.ensure_one()
-        plan = self.sudo()._legal_lock()
+        Authorization = self.env["legal.payment.authorization"]
+        user = self.env.user
+        if Authorization._legal_is_person_acting():
+            if user._is_internal() or user._is_public():
+                raise AccessError(_("Only the client accepts a payment plan, signed in."))
+            if user.commercial_partner_id != self.partner_id.commercial_partner_id:
+                raise AccessError(_("This payment plan is for another client."))
+            if consent is None:
+                raise UserError(_("Read the authorization to charge, then accept the plan."))
+        plan = as_plan_owner(self.sudo())._legal_lock()
         plan._check_state(("awaiting",))
-        if token.sudo() not in plan._legal_acceptable_tokens():
+        if token.sudo() not in plan._legal_acceptable_tokens(plan._legal_accepting_partner()):
             raise UserError(_("Choose one of your saved payment methods."))
         plan._legal_lock_invoices()
         plan._check_sendable()
@@ -578,7 +655,7 @@ class LegalPaymentPlan(models.Model):
                 covered = currency.round(min(excess, collectable[inst.id]))
                 excess = currency.round(excess - covered)
                 if currency.compare_amounts(inst.amount_outside, covered) != 0:
-                    inst.amount_outside = covered
+                    as_plan_owner(inst).amount_outside = covered
             instalments._legal_update_state()
             plan._legal_check_done()
 
@@ -593,11 +670,11 @@ class LegalPaymentPlan(models.Model):
             ):
                 continue
             # What the plan did not take a payment for is no longer needed.
-            plan.instalment_ids.filtered(
+            as_plan_owner(plan.instalment_ids).filtered(
                 lambda i: i.state != "cancelled"
                 and (i.state != "paid" or i.currency_id.is_zero(i.amount_paid))
             ).write({"state": "cancelled", "next_attempt_date": False})
-            plan.state = "done"
+            as_plan_owner(plan).state = "done"
             plan.message_post(
                 body=Markup("<p>%s</p>") % _("The invoices are paid: the payment plan is done."),
                 subtype_xmlid="mail.mt_note",

@@ -7,13 +7,24 @@ from markupsafe import Markup
 from werkzeug.urls import url_join
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, format_amount, format_date
 
 from odoo.addons.legal_trust.utils import lock_rows
 from odoo.addons.payment import utils as payment_utils
 
 from .. import const
+from .legal_payment_plan import as_plan_owner, is_plan_owner
+
+#: Fields of an instalment of a sent plan that only the plan's own code paths change: what is
+#: charged, when, and whether it is still to charge.
+INSTALMENT_OWNED_FIELDS = {
+    "plan_id",
+    "sequence",
+    "amount_outside",
+    "state",
+    "next_attempt_date",
+}
 
 _logger = logging.getLogger(__name__)
 
@@ -170,6 +181,18 @@ class LegalPaymentPlanInstalment(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         last = {}
+        if not is_plan_owner(self):
+            plan_ids = {vals.get("plan_id") for vals in vals_list if vals.get("plan_id")}
+            plans = self.env["legal.payment.plan"].sudo().browse(plan_ids)
+            if any(plan.state != "draft" for plan in plans):
+                raise AccessError(
+                    _(
+                        "The client accepted this schedule: no instalment can be added. Cancel "
+                        "the plan and make a new one."
+                    )
+                )
+            if any(vals.get("state", "planned") != "planned" for vals in vals_list):
+                raise AccessError(_("An instalment starts as planned."))
         for vals in vals_list:
             if not vals.get("sequence") and vals.get("plan_id"):
                 plan_id = vals["plan_id"]
@@ -187,6 +210,18 @@ class LegalPaymentPlanInstalment(models.Model):
             raise UserError(
                 _("The client accepted this schedule: cancel the plan and make a new one.")
             )
+        if not is_plan_owner(self) and INSTALMENT_OWNED_FIELDS & set(vals):
+            plans = self.sudo().plan_id
+            if vals.get("plan_id"):
+                plans |= self.env["legal.payment.plan"].sudo().browse(vals["plan_id"])
+            if "state" in vals or any(plan.state != "draft" for plan in plans):
+                raise AccessError(
+                    _(
+                        "What an instalment charges and when follows the plan the client "
+                        "accepted, its payments and its cancellation: it cannot be set by "
+                        "hand."
+                    )
+                )
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
@@ -200,7 +235,7 @@ class LegalPaymentPlanInstalment(models.Model):
         """Follow what is paid: paid when nothing is left to pay, due once the due date is
         reached, planned before; failed and cancelled instalments stay so until paid."""
         today = fields.Date.context_today(self)
-        for inst in self:
+        for inst in as_plan_owner(self):
             if inst.state == "cancelled":
                 continue
             if inst.currency_id.is_zero(inst.amount_due) and not inst.amount_in_progress:
@@ -372,7 +407,7 @@ class LegalPaymentPlanInstalment(models.Model):
             reason = tx.state_message or _("The payment was declined.")
             self._legal_register_failure(attempt, "declined", reason)
             return tx
-        self.write({"last_error": False, "next_attempt_date": False})
+        as_plan_owner(self).write({"last_error": False, "next_attempt_date": False})
         self._legal_update_state()
         return tx
 
@@ -404,14 +439,18 @@ class LegalPaymentPlanInstalment(models.Model):
             retry = max(first + timedelta(days=retries[len(failures) - 1]), today)
             if retry == today:
                 retry += timedelta(days=1)
-            self.write({"state": "due", "last_error": reason, "next_attempt_date": retry})
+            as_plan_owner(self).write(
+                {"state": "due", "last_error": reason, "next_attempt_date": retry}
+            )
             plan.message_post(
                 body=Markup("<p>%s</p><p>%s</p>")
                 % (what, _("Next attempt on %s.", format_date(self.env, retry))),
                 subtype_xmlid="mail.mt_note",
             )
             return
-        self.write({"state": "failed", "last_error": reason, "next_attempt_date": False})
+        as_plan_owner(self).write(
+            {"state": "failed", "last_error": reason, "next_attempt_date": False}
+        )
         self._legal_send_pay_link()
         plan._legal_tell_firm(
             _("Instalment %s could not be charged", self.sequence),

@@ -2,7 +2,7 @@
 
 from markupsafe import Markup
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -68,6 +68,21 @@ class PaymentToken(models.Model):
         return res
 
     # === BUSINESS METHODS === #
+
+    @api.model
+    def _legal_usable_by_domain(self, partner):
+        """Return the domain of the stored payment methods ``partner`` may use: their own and
+        their client's (commercial entity's), never those another contact of the client saved.
+
+        The one rule for every page that lets a client pick a stored method (the payment
+        method pages, authorizations, payment plan acceptance); it is Odoo's own rule for the
+        methods a customer manages (`payment.token._get_available_tokens` in validation mode).
+
+        :param partner: the `res.partner` of the person choosing
+        :return: a search domain on `payment.token`
+        :rtype: list
+        """
+        return [("partner_id", "in", [partner.id, partner.commercial_partner_id.id])]
 
     def _legal_lock_client_methods(self):
         """Lock the rows of every payment method of the client: two users choosing a default

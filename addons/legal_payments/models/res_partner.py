@@ -12,6 +12,14 @@ class ResPartner(models.Model):
         groups="account.group_account_invoice,legal_trust.group_trust_user",
     )
 
+    legal_authorization_ids = fields.One2many(
+        string="Consent to Charge",
+        comodel_name="legal.payment.authorization",
+        inverse_name="partner_id",
+        readonly=True,
+        groups="account.group_account_invoice,legal_trust.group_trust_user",
+    )
+
     legal_monthly_statement = fields.Boolean(
         string="Monthly statement",
         groups="account.group_account_invoice",
@@ -50,4 +58,14 @@ class ResPartner(models.Model):
                 "context": {"default_partner_id": client.id},
             }
         )
+        return action
+
+    def action_legal_record_signed_authorization(self):
+        """Open the form recording an authorization to charge the client signed on paper or
+        electronically (with the signed document, required)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "legal_payments.action_legal_payment_authorization_record"
+        )
+        action["context"] = {"default_partner_id": self.commercial_partner_id.id}
         return action

@@ -24,3 +24,4 @@ from . import test_reference_concurrency
 from . import test_integrity_stripe
 from . import test_integrity_payment_links
 from . import test_integrity_transaction_terms
+from . import test_integrity_consent

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import SUPERUSER_ID, fields
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .test_stripe_emulator_flows import CARD_OK, StripeEmulatorCase
 
@@ -61,10 +61,18 @@ class TestPaymentAuthorization(StripeEmulatorCase):
 
     def test_accepted_authorization_records_consent_and_allows_the_charge(self):
         auth = self._authorization()
-        auth._legal_accept(ip_address="203.0.113.7", user_agent="Mozilla/5.0 (test)")
+        # The client, signed in to the portal, accepts the consent text shown (a firm's user
+        # never accepts for a client).
+        client_user = new_test_user(self.env, login="auth_client_ann", groups="base.group_portal")
+        client_user.partner_id.parent_id = self.client_partner
+        consent = self.env["legal.payment.consent"]._legal_current(auth.company_id)
+        auth.with_user(client_user)._legal_accept(
+            ip_address="203.0.113.7", user_agent="Mozilla/5.0 (test)", consent=consent
+        )
         self.assertEqual(auth.state, "active")
         self.assertEqual(auth.accepted_ip, "203.0.113.7")
-        self.assertEqual(auth.accepted_by_id, self.env.user)
+        self.assertEqual(auth.accepted_by_id, client_user)
+        self.assertEqual(auth.consent_source, "client")
         self.assertIn("Client Ann", auth.consent_text)
         self.assertIn(self.env.company.name, auth.consent_text)
         self.assertTrue(auth.consent_id)
@@ -75,13 +83,13 @@ class TestPaymentAuthorization(StripeEmulatorCase):
         self.assertEqual(self.invoice.payment_state, "paid")
 
     def test_charge_above_the_maximum_is_refused(self):
-        self._authorization(max_amount=100.0)._legal_accept()
+        self._authorization(max_amount=100.0).with_user(SUPERUSER_ID)._legal_accept()
         with self.assertRaisesRegex(UserError, "at most"):
             self._charge()
 
     def test_revoked_authorization_blocks_the_charge(self):
         auth = self._authorization()
-        auth._legal_accept()
+        auth.with_user(SUPERUSER_ID)._legal_accept()
         auth.action_revoke()
         with self.assertRaisesRegex(UserError, "revoked"):
             self._charge()
@@ -89,7 +97,7 @@ class TestPaymentAuthorization(StripeEmulatorCase):
     def test_expired_authorization_blocks_the_charge(self):
         today = fields.Date.context_today(self.env.user)
         auth = self._authorization(date_end=today + timedelta(days=30))
-        auth._legal_accept()
+        auth.with_user(SUPERUSER_ID)._legal_accept()
         with freeze_time(today + timedelta(days=31)):
             with self.assertRaisesRegex(UserError, "expired"):
                 self._charge()
@@ -102,12 +110,12 @@ class TestPaymentAuthorization(StripeEmulatorCase):
             date_start=today - timedelta(days=30), date_end=today - timedelta(days=1)
         )
         with self.assertRaisesRegex(UserError, "expired"):
-            auth._legal_accept()
+            auth.with_user(SUPERUSER_ID)._legal_accept()
         self.assertEqual(auth.state, "awaiting")
 
     def test_accepted_terms_are_frozen(self):
         auth = self._authorization()
-        auth._legal_accept()
+        auth.with_user(SUPERUSER_ID)._legal_accept()
         with self.assertRaises(UserError):
             auth.max_amount = 5000.0
         with self.assertRaises(UserError):

@@ -110,7 +110,9 @@ class TestPaymentMethods(StripeEmulatorCase):
                 "max_amount": 500.0,
             }
         )
-        authorization._legal_accept(ip_address="198.51.100.4", user_agent="Test")
+        authorization.with_user(SUPERUSER_ID)._legal_accept(
+            ip_address="198.51.100.4", user_agent="Test"
+        )
         charge = self._invoice_tx(token_id=token.id, operation="offline", reference="INV-PM-2")
         charge._send_payment_request()
         charge._post_process()
@@ -238,7 +240,7 @@ class TestPaymentMethods(StripeEmulatorCase):
         active = Authorization.create(
             {"partner_id": self.client_partner.id, "token_id": token.id, "max_amount": 900.0}
         )
-        active._legal_accept()
+        active.with_user(SUPERUSER_ID)._legal_accept()
         awaiting = Authorization.create(
             {"partner_id": self.client_partner.id, "token_id": token.id, "max_amount": 100.0}
         )

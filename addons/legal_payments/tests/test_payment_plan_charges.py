@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import SUPERUSER_ID, fields
 from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -60,7 +60,9 @@ class PaymentPlanStripeCase(StripeEmulatorCase):
         )
         plan.action_generate_schedule()
         plan.action_send()
-        plan._legal_accept(token, ip_address="203.0.113.9", user_agent="Mozilla/5.0 (plan)")
+        plan.with_user(SUPERUSER_ID)._legal_accept(
+            token, ip_address="203.0.113.9", user_agent="Mozilla/5.0 (plan)"
+        )
         return plan
 
     def _run_cron(self):

@@ -105,7 +105,7 @@ class TestPaymentPlanConcurrentCron(TransactionCase):
                 }
             )
             plan.action_send()
-            plan._legal_accept(token, ip_address="203.0.113.10")
+            plan.with_user(SUPERUSER_ID)._legal_accept(token, ip_address="203.0.113.10")
             self.ids = {
                 "journal": journal.id,
                 "provider": provider.id,

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from freezegun import freeze_time
 
-from odoo import fields, http
+from odoo import SUPERUSER_ID, fields, http
 from odoo.exceptions import AccessError
 from odoo.fields import Command
 from odoo.tests import HttpCase, JsonRpcException, tagged
@@ -163,7 +163,7 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
 
     def test_client_pays_a_future_instalment_and_it_is_not_charged_again(self):
         plan = self._sent_plan()
-        plan._legal_accept(self.token_a)
+        plan.with_user(SUPERUSER_ID)._legal_accept(self.token_a)
         first, second, third = plan.instalment_ids
         self.authenticate("plan_portal_a", "plan_portal_a-pass-1234")
         page = self.url_open(plan.get_portal_url())
@@ -218,7 +218,7 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
     def test_card_surcharge_of_a_portal_payment_is_not_counted_as_paid_on_the_plan(self):
         self.demo.write({"legal_surcharge_enabled": True, "legal_surcharge_percent": 3.0})
         plan = self._sent_plan()
-        plan._legal_accept(self.token_a)
+        plan.with_user(SUPERUSER_ID)._legal_accept(self.token_a)
         third = plan.instalment_ids[-1]
         self.authenticate("plan_portal_a", "plan_portal_a-pass-1234")
         self.make_jsonrpc_request(
@@ -276,7 +276,7 @@ class TestPaymentPlanPortal(PaymentPlanCommon, HttpCase):
         self.assertIn("error=", response.headers["Location"])
         self.assertEqual(plan_a.state, "awaiting")
         # Paying B's instalment with a payment access token of A's: refused, nothing created.
-        plan_b._legal_accept(self.token_b)
+        plan_b.with_user(SUPERUSER_ID)._legal_accept(self.token_b)
         with self.assertRaises(JsonRpcException):
             self.make_jsonrpc_request(
                 f"/legal/plan/transaction/{inst_b.id}",

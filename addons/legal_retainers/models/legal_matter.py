@@ -3,11 +3,11 @@ import logging
 from psycopg2.errors import UniqueViolation
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.legal_trust.utils import retry_serialization
 
-from .legal_retainer_request import OPEN_STATES
+from .legal_retainer_request import OPEN_STATES, as_autocharge_owner
 
 _logger = logging.getLogger(__name__)
 
@@ -99,7 +99,35 @@ class LegalMatter(models.Model):
                     )
                 )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._retainer_check_consent_fields(vals)
+        return super().create(vals_list)
+
+    def _retainer_check_consent_fields(self, vals):
+        """Turning on "Apply Trust Funds to Invoices", or changing the client's engagement it
+        relies on, takes the client's money out of trust without asking them each time: it is
+        the trust manager's, like every other way money leaves trust. Turning it off is
+        everyone's.
+
+        :raise AccessError: for a user who is not a trust manager
+        """
+        consent_like = vals.get("retainer_auto_apply") or vals.get("retainer_engagement_consent")
+        if (
+            consent_like
+            and not self.env.su
+            and not self.env.user.has_group("legal_trust.group_trust_manager")
+        ):
+            raise AccessError(
+                _(
+                    "Only a trust manager applies a client's trust funds to invoices "
+                    "automatically, or records the engagement that allows it."
+                )
+            )
+
     def write(self, vals):
+        self._retainer_check_consent_fields(vals)
         if "retainer_initial_amount" in vals:
             for matter in self:
                 if matter.retainer_initial_paid and matter.currency_id.compare_amounts(
@@ -247,7 +275,7 @@ class LegalMatter(models.Model):
             )
             if authorization:
                 # Charged by the cron, after this transaction commits; e-mailed if it fails.
-                request.write(
+                as_autocharge_owner(request).write(
                     {
                         "autocharge_authorization_id": authorization.id,
                         "autocharge_state": "pending",

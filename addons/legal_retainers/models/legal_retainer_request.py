@@ -12,6 +12,23 @@ _logger = logging.getLogger(__name__)
 
 OPEN_STATES = ("draft", "sent", "partial")
 
+#: Context marker of the top-up code that decides to charge a request automatically under the
+#: client's authorization: a module-level object no RPC caller can send.
+_AUTOCHARGE_OWNER = object()
+_AUTOCHARGE_OWNER_KEY = "legal_retainer_autocharge_owner"
+#: Set only by that code: which authorization a top-up is charged under, and whether it is.
+AUTOCHARGE_FIELDS = {"autocharge_authorization_id", "autocharge_state"}
+
+
+def as_autocharge_owner(records):
+    """Return ``records`` in the context of the code that owns automatic top-up charges."""
+    return records.with_context(**{_AUTOCHARGE_OWNER_KEY: _AUTOCHARGE_OWNER})
+
+
+def is_autocharge_owner(records):
+    """Whether ``records`` are changed by the code that owns automatic top-up charges."""
+    return records.env.context.get(_AUTOCHARGE_OWNER_KEY) is _AUTOCHARGE_OWNER
+
 
 class LegalRetainerRequest(models.Model):
     """A request to the client to deposit money into trust for a matter, paid online."""
@@ -126,6 +143,7 @@ class LegalRetainerRequest(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._retainer_check_autocharge_fields(vals)
             if vals.get("name", _("New")) == _("New"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("legal.retainer.request") or _(
                     "New"
@@ -149,9 +167,26 @@ class LegalRetainerRequest(models.Model):
                     "cancellation: it cannot be set by hand."
                 )
             )
+        self._retainer_check_autocharge_fields(vals)
         if "amount" in vals and any(r.amount_paid for r in self):
             raise UserError(_("The amount of a retainer request cannot change once paid into."))
         return super().write(vals)
+
+    def _retainer_check_autocharge_fields(self, vals):
+        """Refuse to set what is charged automatically, and under which authorization, but
+        from the top-up code (`legal.matter._retainer_check_topup` and the charge itself): a
+        stored method is charged only under the client's own authorization, never because a
+        user wrote these fields.
+
+        :raise AccessError: for every other caller, superuser included
+        """
+        if AUTOCHARGE_FIELDS & set(vals) and not is_autocharge_owner(self):
+            raise AccessError(
+                _(
+                    "A top-up is charged automatically only under the client's authorization "
+                    "to charge, found by the top-up itself: it cannot be set by hand."
+                )
+            )
 
     # ------------------------------------------------------------------ actions
     def action_send(self):
@@ -244,13 +279,13 @@ class LegalRetainerRequest(models.Model):
             return self._retainer_charge_failed(exc.args[0])
         if tx.state not in ("done", "pending", "authorized"):
             return self._retainer_charge_failed(tx.state_message or _("The charge failed."))
-        self.autocharge_state = "charged"
+        as_autocharge_owner(self).autocharge_state = "charged"
         tx._post_process()
         return tx
 
     def _retainer_charge_failed(self, reason):
         """The automatic charge was refused or failed: say why, and e-mail the request."""
-        self.autocharge_state = "failed"
+        as_autocharge_owner(self).autocharge_state = "failed"
         self.message_post(
             body=Markup("<p>%s</p>")
             % _("The stored payment method could not be charged: %s", reason),

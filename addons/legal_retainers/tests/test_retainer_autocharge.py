@@ -56,7 +56,9 @@ class TestRetainerAutomaticCharge(StripeEmulatorCase):
                 "max_amount": max_amount,
             }
         )
-        authorization._legal_accept(ip_address="203.0.113.9", user_agent="Test")
+        authorization.with_user(SUPERUSER_ID)._legal_accept(
+            ip_address="203.0.113.9", user_agent="Test"
+        )
         return authorization
 
     def _topup(self):
@@ -181,7 +183,9 @@ class TestRetainerAutomaticChargeConcurrency(BaseCase):
                     "max_amount": 1000.0,
                 }
             )
-            authorization._legal_accept(ip_address="203.0.113.10", user_agent="Test")
+            authorization.with_user(SUPERUSER_ID)._legal_accept(
+                ip_address="203.0.113.10", user_agent="Test"
+            )
             matter.retainer_auto_topup = True
             request = matter.retainer_request_ids
             assert request.autocharge_state == "pending", "a top-up to charge"
