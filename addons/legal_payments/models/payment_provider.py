@@ -67,7 +67,7 @@ class PaymentProvider(models.Model):
     def _legal_sync_outstanding_account(self):
         """Make the Stripe clearing account (the journal's default account) the outstanding
         account of the provider's payment method line: card payments debit it, fees and
-        payouts credit it (ACCOUNTING.md entries 5 and 6)."""
+        payouts credit it (docs/accounting.md, entries 5 and 6)."""
         for provider in self.filtered(lambda p: p.code == "stripe" and p.journal_id):
             journal = provider.journal_id
             method_line = journal.inbound_payment_method_line_ids.filtered(
@@ -166,7 +166,7 @@ class PaymentProvider(models.Model):
         return providers.filtered(lambda p: p.legal_is_trust == bool(trust_deposit))
 
     def _legal_book_payout(self, payout):
-        """Book a Stripe payout to the bank (ACCOUNTING.md entries 5 and 6).
+        """Book a Stripe payout to the bank (docs/accounting.md, entries 5 and 6).
 
         Dr the payout bank journal's account, Cr the Stripe clearing account, for the exact
         amount of the payout, so that it matches the bank statement line to the cent.

@@ -314,7 +314,7 @@ class PaymentTransaction(models.Model):
         A trust deposit is credited to the matter's trust ledger through the legal_trust API,
         never to receivable: no `account.payment` is created. An operating payment is the
         standard one, its outstanding account being the Stripe clearing account, the
-        default account of the provider's journal (ACCOUNTING.md entry 6: Dr SOC, Cr AR); it
+        default account of the provider's journal (docs/accounting.md, entry 6: Dr SOC, Cr AR); it
         pays the invoices exactly, a card surcharge being booked apart
         (`_legal_book_surcharge`).
         """
@@ -345,7 +345,7 @@ class PaymentTransaction(models.Model):
         return payment
 
     def _legal_post_trust_deposit(self, cleared=True):
-        """Credit the matter's trust ledger with the gross amount (ACCOUNTING.md entry 5/7).
+        """Credit the matter's trust ledger with the gross amount (docs/accounting.md, entry 5/7).
 
         Idempotent: a deposit already posted is only marked cleared when ``cleared``.
 
@@ -374,7 +374,7 @@ class PaymentTransaction(models.Model):
         return self.legal_trust_move_id
 
     def _legal_reverse_trust_deposit(self):
-        """Reverse the pending trust deposit of a failed ACH debit (ACCOUNTING.md entry 7).
+        """Reverse the pending trust deposit of a failed ACH debit (docs/accounting.md, entry 7).
 
         It can never overdraw: the deposit was never available. Idempotent.
         """
@@ -443,7 +443,7 @@ class PaymentTransaction(models.Model):
         return client.v1.balance_transactions.retrieve(bt_id).to_dict()
 
     def _legal_book_stripe_fee(self):
-        """Book the Stripe fee of a successful payment (ACCOUNTING.md entries 5 and 6).
+        """Book the Stripe fee of a successful payment (docs/accounting.md, entries 5 and 6).
 
         Operating: Dr card fees, Cr Stripe operating clearing. Trust: Dr card fees, Cr Stripe
         trust clearing, then the replenishment with the firm's money, Dr trust bank, Cr
@@ -559,7 +559,7 @@ class PaymentTransaction(models.Model):
     # === BUSINESS METHODS - DISPUTES === #
 
     def _legal_book_dispute(self, dispute):
-        """Book what Stripe took for a dispute (ACCOUNTING.md entry 8) and tell the firm.
+        """Book what Stripe took for a dispute (docs/accounting.md, entry 8) and tell the firm.
 
         Operating payment: Dr receivable (client), Dr card fees (dispute fee), Cr Stripe
         operating clearing; the payment is unreconciled from the invoice, which is re-opened.

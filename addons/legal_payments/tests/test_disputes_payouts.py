@@ -74,7 +74,7 @@ class TestDisputesAndPayouts(LegalPaymentsCommon):
         return tx
 
     def test_trust_payout_empties_the_clearing_account(self):
-        """ACCOUNTING.md entry 5 end to end: STC 0, TB 1,000, ledger 1,000, FE 29.25."""
+        """docs/accounting.md, entry 5 end to end: STC 0, TB 1,000, ledger 1,000, FE 29.25."""
         self._pay_deposit()
         event = self._receive_and_process(
             self._event("payout.paid", recorded_payout(97075), event_id="evt_po_1"),
@@ -95,7 +95,7 @@ class TestDisputesAndPayouts(LegalPaymentsCommon):
         self.assertEqual(self._balance(self.trust_bank.default_account_id), 1000.0)
 
     def test_operating_payout_matches_the_bank_line(self):
-        """ACCOUNTING.md entry 6: gross 500, fee 14.80, payout 485.20."""
+        """docs/accounting.md, entry 6: gross 500, fee 14.80, payout 485.20."""
         tx = self._invoice_tx()
         with self.recorded_stripe(recorded_card_payment(amount=50000, fee=1480)):
             self._receive_and_process(

@@ -22,7 +22,7 @@ class TestTrustDeposits(LegalPaymentsCommon):
         return round(sum(lines.mapped("balance")), 2)
 
     def test_card_deposit_is_credited_to_the_matter_and_the_fee_comes_from_operating(self):
-        """ACCOUNTING.md entry 5: gross 1,000, fee 29.25."""
+        """docs/accounting.md, entry 5: gross 1,000, fee 29.25."""
         tx = self._deposit_tx(amount=1000.0)
         with self.recorded_stripe(recorded_card_payment(amount=100000, fee=2925)):
             event = self._receive_and_process(

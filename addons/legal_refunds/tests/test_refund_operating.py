@@ -216,7 +216,7 @@ class TestRefundOperating(LegalRefundsCommon):
         self.assertEqual(
             clearing.account_id,
             self.stripe_operating_journal.default_account_id,
-            "Cr Stripe operating clearing (ACCOUNTING.md entry 9)",
+            "Cr Stripe operating clearing (docs/accounting.md, entry 9)",
         )
         self.assertEqual(credit_note.payment_state, "paid")
         self.assertEqual(self._client_receivable_balance(), 0.0)
