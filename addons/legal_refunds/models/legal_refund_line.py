@@ -171,7 +171,8 @@ class LegalRefundLine(models.Model):
 
     def _legal_refund_credit_by_payment(self):
         """Bank transfer or cheque of an operating credit: an outbound customer payment from
-        the operating journal, reconciled with the credit (docs/accounting.md, entry 9: Dr AR, Cr outstanding payments)."""
+        the operating journal, reconciled with the credit (docs/accounting.md, entry 9: Dr AR,
+        Cr outstanding payments)."""
         refund = self.refund_id
         company = refund.company_id
         journal = refund.journal_id or company._legal_operating_journal()
