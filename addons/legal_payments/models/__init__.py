@@ -16,3 +16,6 @@ from . import legal_payment_plan_instalment
 from . import legal_payment_plan_attempt
 from . import legal_billing_statement
 from . import legal_billing_statement_sent
+from . import payment_provider_setup
+from . import res_company_setup
+from . import res_config_settings_setup

@@ -1,1 +1,2 @@
 from . import legal_statement_send
+from . import legal_payments_setup_wizard
