@@ -105,3 +105,16 @@ def test_readme_docker_commands_name_the_compose_services(compose):
     for name in re.findall(r"one-shot `(\w+)` service|then `(\w+)` serves", readme):
         for service in filter(None, name):
             assert service in services, service
+
+
+def test_tests_image_installs_a_browser_that_runs_in_a_container():
+    """odoo:18.0 is Ubuntu noble: its `chromium` package is a snap stub, useless in a container."""
+    dockerfile = (ROOT / "docker" / "Dockerfile.tests").read_text()
+    lines = [line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")]
+    commands = "\n".join(lines).replace("\\\n", " ")
+    assert not re.search(r"apt-get install[^\n]*\bchromium\b", commands)
+    assert "https://dl.google.com/linux/direct/google-chrome-stable_current_amd64.deb" in commands
+    assert re.search(r"apt-get install[^\n]*/tmp/chrome\.deb", commands)
+    pip = re.search(r"pip3? install[^\n]*-r /tmp/requirements-test\.txt", commands)
+    assert pip and "--break-system-packages" in pip.group(0)
+    assert "pip install --upgrade pip" not in commands  # Debian's pip keeps Odoo's packages

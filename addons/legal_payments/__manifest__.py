@@ -36,6 +36,8 @@
         "wizard/legal_statement_send_views.xml",
         "wizard/legal_payment_authorization_record_views.xml",
         "views/portal_billing_templates.xml",
+        "views/res_config_settings_setup_views.xml",
+        "wizard/legal_payments_setup_wizard_views.xml",
     ],
     "demo": ["demo/legal_payments_demo.xml"],
     "assets": {

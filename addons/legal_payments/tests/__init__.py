@@ -25,3 +25,4 @@ from . import test_integrity_stripe
 from . import test_integrity_payment_links
 from . import test_integrity_transaction_terms
 from . import test_integrity_consent
+from . import test_setup
