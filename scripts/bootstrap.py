@@ -253,13 +253,13 @@ def extract_source(archive, dest):
     raise _not_a_source(archive)
 
 
-def clone_source(dest, url=ODOO_GIT_URL, log=None):
+def clone_source(dest, url=ODOO_GIT_URL, log=None, env=None):
     """``git clone --depth 1 --branch 18.0`` into ``dest``; StackError on failure."""
     proc = subprocess.run(
         ["git", "clone", "--quiet", "--depth", "1", "--branch", ODOO_BRANCH, url, str(dest)],
         capture_output=True,
         text=True,
-        env=dict(os.environ, GIT_TERMINAL_PROMPT="0"),
+        env=dict(os.environ if env is None else env, GIT_TERMINAL_PROMPT="0"),
         check=False,
     )
     if log:
@@ -311,7 +311,7 @@ def constraints(text):
     )
 
 
-def _pip(python, args, log, what):
+def _pip(python, args, log, what, env=None):
     with open(log, "a") as out:
         out.write(f"$ pip install {' '.join(map(str, args))}\n")
         out.flush()
@@ -319,6 +319,7 @@ def _pip(python, args, log, what):
             [str(python), "-m", "pip", "install", "--disable-pip-version-check", *map(str, args)],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
             check=False,
         )
     if proc.returncode != 0:
@@ -332,13 +333,14 @@ def _say(message):
     print(f"[setup] {message}", flush=True)
 
 
-def install_test_requirements(venv, test_requirements=TEST_REQUIREMENTS):
+def install_test_requirements(venv, test_requirements=TEST_REQUIREMENTS, env=None):
     venv = Path(venv)
     _pip(
         venv_python(venv),
         ["-r", test_requirements, "-c", venv / "legal-constraints.txt"],
         venv / LOG,
         os.path.basename(test_requirements),
+        env=env,
     )
 
 
@@ -355,7 +357,7 @@ def setup_venv(venv, env=None, test_requirements=TEST_REQUIREMENTS, need_browser
     if marker is not None and venv_python(venv).exists():
         if marker.get("test_requirements") != file_digest(test_requirements):
             _say(f"{os.path.basename(test_requirements)} changed: installing it into {venv}")
-            install_test_requirements(venv, test_requirements)
+            install_test_requirements(venv, test_requirements, env)
             marker["test_requirements"] = file_digest(test_requirements)
             (venv / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
         return "reused"
@@ -365,27 +367,32 @@ def setup_venv(venv, env=None, test_requirements=TEST_REQUIREMENTS, need_browser
     made = not venv.exists()
     log = venv / LOG
     try:
-        if not venv_python(venv).exists():
-            _say(f"creating the virtual environment {venv}")
-            proc = subprocess.run(
-                [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True
-            )
-            if proc.returncode != 0:
-                last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-                raise stack.StackError(f"python3 -m venv {venv} failed: {' '.join(last)}")
+        # The source first (its failure is the likeliest: no network), then the environment.
         if source is None:
             dest = venv / "src" / "odoo"
             if not is_odoo18_source(dest):
                 shutil.rmtree(dest, ignore_errors=True)
                 _say(f"cloning Odoo {ODOO_BRANCH} from {ODOO_GIT_URL} (no ODOO_SRC given)")
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                clone_source(dest, log=log)
+                clone_source(dest, log=log, env=env)
             source = dest
         elif source.is_file():
             _say(f"unpacking {source}")
             dest = venv / "src"
             shutil.rmtree(dest, ignore_errors=True)
             source = extract_source(source, dest)
+        if not venv_python(venv).exists():
+            _say(f"creating the virtual environment {venv}")
+            proc = subprocess.run(
+                [sys.executable, "-m", "venv", str(venv)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if proc.returncode != 0:
+                last = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+                raise stack.StackError(f"python3 -m venv {venv} failed: {' '.join(last)}")
     except (stack.StackError, KeyboardInterrupt):
         if made:
             shutil.rmtree(venv, ignore_errors=True)
@@ -397,11 +404,11 @@ def setup_venv(venv, env=None, test_requirements=TEST_REQUIREMENTS, need_browser
     pins.write_text(constraints(text))
     python = venv_python(venv)
     _say(f"installing Odoo's requirements (a few minutes; log: {log})")
-    _pip(python, ["-r", requirements, "-c", pins], log, "Odoo's requirements")
+    _pip(python, ["-r", requirements, "-c", pins], log, "Odoo's requirements", env)
     _say(f"installing Odoo {ODOO_BRANCH} from {source}")
-    _pip(python, ["-e", source, "-c", pins], log, f"Odoo from {source}")
+    _pip(python, ["-e", source, "-c", pins], log, f"Odoo from {source}", env)
     _say(f"installing {os.path.basename(test_requirements)}")
-    install_test_requirements(venv, test_requirements)
+    install_test_requirements(venv, test_requirements, env)
     check = subprocess.run(
         [str(python), "-c", "import odoo.release as r; print(r.version_info[0])"],
         capture_output=True,
