@@ -1,11 +1,18 @@
-"""Throwaway PostgreSQL cluster and Odoo configuration for the test and run commands.
+"""PostgreSQL cluster and Odoo configuration for the test and run commands.
 
 Used by ``scripts/test`` and ``scripts/run``. Nothing here installs Odoo: it must be
-importable by the ``python3`` that runs these scripts (see the README).
+importable by the Python that runs these scripts (``scripts/bootstrap.py`` sees to that).
 
 When ``PGHOST`` (or ``LEGAL_DB_HOST``) is set, that server is used as it is and nothing is
-started; otherwise a private cluster is created in a temporary directory, listening only on a
-unix socket inside that directory, and removed on exit.
+started. Otherwise a private cluster listens only on a unix socket inside its directory:
+a throwaway one in a temporary directory, removed on exit, or a persistent one in a data
+directory (``Cluster(persistent=True)``, ``scripts/run``'s default), made on first use,
+started and stopped cleanly, kept:
+
+    <data dir>/pgdata/           the cluster (PGDATA)
+    <data dir>/pgsock/           its unix socket while it runs
+    <data dir>/postgresql.log    its log
+    <data dir>/odoo/             Odoo's data directory: filestore/<database>/, sessions/
 """
 
 import contextlib
@@ -115,8 +122,9 @@ ENV_PG_EXTERNAL = "LEGAL_TEST_PG_EXTERNAL"  # the tests run on PGHOST's server: 
 class Cluster:
     """A private PostgreSQL cluster on a unix socket, or the configured server."""
 
-    def __init__(self, keep=False):
+    def __init__(self, keep=False, persistent=False):
         self.keep = keep
+        self.persistent = persistent
         self.tmpdir = None
         self.bindir = None
         self.run_as = None
@@ -140,9 +148,20 @@ class Cluster:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, workdir):
+        """Start the private cluster in ``workdir`` (nothing on an external server).
+
+        Throwaway: ``workdir`` is a new temporary directory, the cluster is made there with
+        durability off (fast). Persistent: ``workdir`` is the data directory, the cluster is
+        made there once (durable settings) and started again on later calls.
+
+        :raise StackError: one line (no server binaries, initdb or start failed, a server
+            already running on that data directory, a data directory out of reach)
+        """
         if self.external:
             return self
         self.bindir = find_pg_bindir()
+        if self.persistent:
+            return self._start_persistent(workdir)
         self.tmpdir = workdir
         data = os.path.join(workdir, "pgdata")
         sockdir = os.path.join(workdir, "pgsock")
@@ -202,6 +221,89 @@ class Cluster:
                 "the throwaway PostgreSQL cluster did not start: see "
                 f"{os.path.join(workdir, 'postgresql.log')}"
             )
+        self.started = True
+        self.host = sockdir
+        self.data = data
+        return self
+
+    def _start_persistent(self, workdir):
+        workdir = os.path.abspath(workdir)
+        data = os.path.join(workdir, "pgdata")
+        sockdir = os.path.join(workdir, "pgsock")
+        log = os.path.join(workdir, "postgresql.log")
+        # A unix socket path is limited to 107 bytes: <sockdir>/.s.PGSQL.5432 must fit.
+        if len(os.fsencode(os.path.join(sockdir, ".s.PGSQL.5432"))) > 107:
+            raise StackError(
+                f"the data directory {workdir} has too long a path for PostgreSQL's unix "
+                "socket (at most about 90 characters): choose a shorter --data-dir"
+            )
+        os.makedirs(workdir, exist_ok=True)
+        fresh = not os.path.isfile(os.path.join(data, "PG_VERSION"))
+        for path in (data, sockdir):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        Path(log).touch()
+        if os.geteuid() == 0:
+            # initdb and postgres refuse to run as root: the postgres system account owns the
+            # cluster's own directories (only those, not the data directory).
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise StackError(
+                    "running as root and no 'postgres' system user exists to own the "
+                    "cluster: create one (useradd postgres) or run as a normal user"
+                ) from exc
+            self.run_as = "postgres"
+            for path in (data, sockdir, log):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            if self._run(["test", "-w", data, "-a", "-w", log], check=False).returncode:
+                raise StackError(
+                    f"the postgres system user cannot reach {data} (as root, the cluster runs "
+                    "as postgres, which needs to enter every parent directory): choose a "
+                    "--data-dir it can reach, e.g. under /srv or /var/lib"
+                )
+        pg_ctl = os.path.join(self.bindir, "pg_ctl")
+        if fresh:
+            proc = self._run(
+                [
+                    os.path.join(self.bindir, "initdb"),
+                    "-D",
+                    data,
+                    "-U",
+                    self.user,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=False,
+            )
+            if proc.returncode != 0:
+                out = (proc.stderr or proc.stdout).strip().splitlines()
+                raise StackError(f"initdb in {data} failed: {out[-1] if out else proc.returncode}")
+        elif self._run([pg_ctl, "-D", data, "status"], check=False).returncode == 0:
+            stop = " ".join(self._cmd([pg_ctl, "-D", data, "stop"]))
+            raise StackError(
+                f"a PostgreSQL server is already running on {data} (another ./scripts/run on "
+                f"this data directory?): stop that one first, or stop the server with `{stop}`"
+            )
+        proc = self._run(
+            [
+                pg_ctl,
+                "-D",
+                data,
+                "-o",
+                f"-k {sockdir} -c listen_addresses=''",
+                "-l",
+                log,
+                "-w",
+                "-t",
+                "120",
+                "start",
+            ],
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise StackError(f"the PostgreSQL cluster in {data} did not start: see {log}")
         self.started = True
         self.host = sockdir
         self.data = data
@@ -275,6 +377,9 @@ class Cluster:
             raise StackError(f"pg_ctl restart failed: {out[-1] if out else proc.returncode}")
 
     def stop(self):
+        """Stop the cluster started here: a throwaway one at once (``-m immediate``), a
+        persistent one cleanly (``-m fast``: clients disconnected, open transactions rolled
+        back, a checkpoint written)."""
         if self.started and not self.borrowed:
             self._run(
                 [
@@ -282,8 +387,10 @@ class Cluster:
                     "-D",
                     self.data,
                     "-m",
-                    "immediate",
+                    "fast" if self.persistent else "immediate",
                     "-w",
+                    "-t",
+                    "120",
                     "stop",
                 ],
                 check=False,
@@ -304,8 +411,12 @@ class Cluster:
         return opts
 
 
-def write_config(path, cluster, odoo_dir, db_name, http_port, data_dir, extra=None):
-    """Write an Odoo configuration file for this run and return its path."""
+def write_config(path, cluster, odoo_dir, db_name, http_port, data_dir, extra=None, demo=True):
+    """Write an Odoo configuration file for this run and return its path.
+
+    ``data_dir`` is Odoo's data directory (filestore, sessions; None: Odoo's default);
+    ``demo=False`` installs addons without their demo data (``without_demo = all``).
+    """
     options = {
         "addons_path": addons_path(odoo_dir),
         "data_dir": data_dir,
@@ -316,7 +427,7 @@ def write_config(path, cluster, odoo_dir, db_name, http_port, data_dir, extra=No
         "http_interface": "127.0.0.1",
         "gevent_port": free_port(),
         "max_cron_threads": 0,
-        "without_demo": "False",
+        "without_demo": "False" if demo else "all",
         **cluster.odoo_options(),
         **(extra or {}),
     }

@@ -1,6 +1,8 @@
 """The test and run commands' building blocks (scripts/stack.py) and their bad-input errors."""
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,6 +107,7 @@ def python_without_odoo(tmp_path_factory):
 def test_command_without_odoo_says_how_to_install_it(python_without_odoo, command):
     before = _legal_tmp_dirs()
     env = {k: v for k, v in os.environ.items() if k not in ("PGHOST", "LEGAL_DB_HOST")}
+    env["LEGAL_BOOTSTRAP"] = "0"  # as CI: no virtual environment set up (test_bootstrap.py)
     result = subprocess.run(
         [python_without_odoo, str(ROOT / command)],
         capture_output=True,
@@ -267,3 +270,123 @@ def test_run_serves_the_database_and_stops_cleanly_on_sigint():
     assert _legal_tmp_dirs(("legal-run-",)) <= before
     cluster = stack.Cluster()
     assert stack.database_state(cluster, db_name) == "ready"  # a configured server's db is kept
+
+
+# --------------------------------------------------------------------------- the data directory
+@pytest.fixture
+def data_dir(monkeypatch):
+    """An empty data directory for scripts/run's persistent cluster, reachable by the postgres
+    system user (the cluster runs as postgres when the tests run as root); no PGHOST."""
+    for name in ("PGHOST", "LEGAL_DB_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    path = Path(tempfile.mkdtemp(prefix="legal-data-"))
+    path.chmod(0o755)
+    yield path
+    bindir = stack.find_pg_bindir()
+    if (path / "pgdata" / "postmaster.pid").exists():  # a failed test left it running
+        cluster = stack.Cluster(persistent=True)
+        cluster.bindir, cluster.data, cluster.started = bindir, str(path / "pgdata"), True
+        cluster.run_as = "postgres" if os.geteuid() == 0 else None
+        cluster.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _psql(cluster, dbname, sql):
+    with contextlib.closing(stack._connect(cluster, dbname)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cr:
+            cr.execute(sql)
+            return cr.fetchall() if cr.description else None
+
+
+def test_the_persistent_cluster_keeps_its_data_across_a_clean_stop_and_a_start(data_dir):
+    cluster = stack.Cluster(persistent=True).start(data_dir)
+    try:
+        assert cluster.host == str(data_dir / "pgsock")
+        assert (data_dir / "pgdata" / "PG_VERSION").is_file()
+        assert stack.database_state(cluster, "legal_kept") == "missing"
+        _psql(cluster, "postgres", "CREATE DATABASE legal_kept")
+        _psql(
+            cluster,
+            "legal_kept",
+            "CREATE TABLE marker (note text); INSERT INTO marker VALUES ('kept')",
+        )
+    finally:
+        cluster.stop()
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()  # stopped
+    made = (data_dir / "pgdata" / "PG_VERSION").stat().st_mtime_ns
+    again = stack.Cluster(persistent=True).start(data_dir)
+    try:
+        assert _psql(again, "legal_kept", "SELECT note FROM marker") == [("kept",)]
+        assert stack.database_state(again, "legal_kept") == "incomplete"  # there, no addons
+    finally:
+        again.stop()
+    assert (data_dir / "pgdata" / "PG_VERSION").stat().st_mtime_ns == made  # not made again
+    log = (data_dir / "postgresql.log").read_text()
+    assert "database system was shut down at" in log  # a clean shutdown before the restart
+    assert "was interrupted" not in log and "redo starts" not in log  # no crash recovery
+
+
+def test_a_second_start_on_a_running_data_directory_is_one_clear_line(data_dir):
+    cluster = stack.Cluster(persistent=True).start(data_dir)
+    try:
+        with pytest.raises(stack.StackError) as error:
+            stack.Cluster(persistent=True).start(data_dir)
+        message = str(error.value)
+        assert "\n" not in message
+        assert message.startswith(
+            f"a PostgreSQL server is already running on {data_dir / 'pgdata'} (another "
+            "./scripts/run on this data directory?)"
+        )
+        assert _psql(cluster, "postgres", "SELECT 1") == [(1,)]  # the first one is untouched
+    finally:
+        cluster.stop()
+
+
+def test_write_config_loads_demo_data_only_when_asked(tmp_path):
+    cluster, odoo_dir = stack.Cluster(), stack.check_odoo()
+    for demo, expected in ((True, "False"), (False, "all")):
+        path = stack.write_config(
+            tmp_path / "odoo.conf",
+            cluster,
+            odoo_dir,
+            "legal",
+            http_port=8123,
+            data_dir=str(tmp_path / "odoo"),
+            demo=demo,
+        )
+        options = dict(line.split(" = ", 1) for line in Path(path).read_text().splitlines()[1:])
+        assert options["without_demo"] == expected
+        assert options["data_dir"] == str(tmp_path / "odoo")
+
+
+def test_run_help_documents_the_data_directory_fresh_and_demo():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    text = " ".join(result.stdout.split())
+    assert "--data-dir DIR where the cluster and Odoo's files are kept (default ./var/" in text
+    assert "--demo load the addons' demo data when the database is created" in text
+    assert "--fresh a throwaway demo instead" in text
+    assert "removed on exit" in text
+    assert "--db DB database name (default legal)" in text
+
+
+def test_run_refuses_fresh_with_a_data_directory():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run"), "--fresh", "--data-dir", "/tmp/x"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "scripts/run: error: --fresh keeps nothing: leave out --data-dir (or --fresh)"
+    )
