@@ -5,6 +5,9 @@ import re
 
 from odoo import _, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from odoo.addons.legal_trust.utils import lock_rows
 
 # Formats of the keys of a Stripe account (Dashboard > Developers > API keys, Webhooks).
 STRIPE_PUBLISHABLE_KEY_RE = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]+$")
@@ -323,6 +326,13 @@ class ResCompany(models.Model):
         self._legal_setup_check_access()
         trust_keys, operating_keys = self._legal_setup_check_stripe_keys(trust_keys, operating_keys)
         company = self.sudo()
+        # Two managers running the setup at once: lock the company's row and write to it, so
+        # that the second waits, then fails to serialize (retried by the web layer) and finds
+        # what the first created, instead of creating the journals and providers again.
+        lock_rows(company)
+        self.env.cr.execute(
+            SQL("UPDATE res_company SET write_date = NOW() WHERE id = %s", company.id)
+        )
         company._legal_trust_liability_account()
         company._legal_card_fee_account()
 
