@@ -39,7 +39,7 @@ from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 from test_trust_state_machine import CENTS, TrustLedgerMachine  # same folder (no package)
 
 from odoo.fields import Command
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL
 
 from odoo.addons.legal_payments.tests.common import (
@@ -372,6 +372,26 @@ class TestPaymentsStateMachine(LegalPaymentsCommon):
         cls.matter_b = Matter.create(
             {"title": "Bea estate", "partner_id": cls.client_b.id, "user_id": cls.lawyer.id}
         )
+        # The people of the trust machine: who posts decides what the gate allows.
+        cls.trust_user, cls.trust_manager, billing = (
+            new_test_user(
+                cls.env,
+                login=login,
+                groups=f"base.group_user,{group}",
+                company_id=cls.company.id,
+                company_ids=[Command.set(cls.company.ids)],
+            )
+            for login, group in (
+                ("machine_trust_user", "legal_trust.group_trust_user"),
+                ("machine_trust_manager", "legal_trust.group_trust_manager"),
+                ("machine_billing", "account.group_account_invoice"),
+            )
+        )
+        cls.role_users = {
+            "billing": billing,
+            "trust_user": cls.trust_user,
+            "trust_manager": cls.trust_manager,
+        }
 
     def _invoice(self, matter, amount, post=True):
         invoice = self.env["account.move"].create(
