@@ -76,3 +76,7 @@ BILLING_TRUST_KINDS = ("trust_deposit", "trust_disbursement", "trust_transfer")
 BILLING_HISTORY_KINDS = BILLING_RECEIVABLE_KINDS + BILLING_TRUST_KINDS
 # Rows per page of the portal's transaction history.
 BILLING_HISTORY_PAGE_SIZE = 20
+
+# Payment states of an invoice on which no Pay Now link is printed: nothing is left to pay
+# online (paid, a payment on its way, reversed by a credit note).
+PAY_NOW_SETTLED_PAYMENT_STATES = ("paid", "in_payment", "reversed")

@@ -21,3 +21,4 @@ from . import test_billing_statement
 from . import test_billing_portal
 from . import test_billing_tour
 from . import test_reference_concurrency
+from . import test_pay_now_documents

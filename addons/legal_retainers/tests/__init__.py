@@ -7,3 +7,4 @@ from . import test_retainer_stripe_emulator
 from . import test_retainer_dispute_topup
 from . import test_retainer_refund_topup
 from . import test_retainer_autocharge
+from . import test_retainer_pay_now_report
