@@ -22,3 +22,4 @@ from . import test_billing_portal
 from . import test_billing_tour
 from . import test_reference_concurrency
 from . import test_pay_now_documents
+from . import test_demo_billing
