@@ -33,6 +33,7 @@
         "data/mail_template_billing_statement.xml",
         "data/ir_cron_billing_statement.xml",
         "report/legal_billing_statement_report.xml",
+        "report/report_pay_now_templates.xml",
         "wizard/legal_statement_send_views.xml",
         "wizard/legal_payment_authorization_record_views.xml",
         "views/portal_billing_templates.xml",

@@ -115,3 +115,7 @@ CONSENT_LINK_DEFAULT_DAYS = 30
 # client (commercial partner), counted in the database across workers.
 STATEMENT_RATE_LIMIT = 10
 STATEMENT_RATE_WINDOW_MINUTES = 10
+
+# Payment states of an invoice on which no Pay Now link is printed: nothing is left to pay
+# online (paid, a payment on its way, reversed by a credit note).
+PAY_NOW_SETTLED_PAYMENT_STATES = ("paid", "in_payment", "reversed")

@@ -1,7 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Stateless helpers: Stripe SDK clients and webhook signature checks."""
+"""Stateless helpers: Stripe SDK clients, webhook signature checks, Pay Now QR codes."""
 
 import time
+from urllib.parse import urlencode
 
 import stripe
 
@@ -94,3 +95,18 @@ def check_purpose_access_token(access_token, purpose, record_id, partner_id, amo
     return bool(access_token) and payment_utils.check_access_token(
         access_token, partner_id, amount, currency_id, purpose, record_id
     )
+
+
+def pay_now_qr_src(url, size=150):
+    """Return the path of a QR code of ``url`` drawn by Odoo's barcode service.
+
+    Used as the ``src`` of an ``<img>`` in a QWeb report: relative, like the QR codes of Odoo's
+    own invoices, so that the report's base URL serves it to wkhtmltopdf and to a browser.
+
+    :param str url: the absolute Pay Now link the code encodes
+    :param int size: width and height in pixels
+    :return: ``/report/barcode/?barcode_type=QR&value=...&width=...&height=...``
+    :rtype: str
+    """
+    query = urlencode({"barcode_type": "QR", "value": url, "width": size, "height": size})
+    return f"/report/barcode/?{query}"

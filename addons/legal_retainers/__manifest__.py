@@ -18,6 +18,7 @@
         "views/legal_matter_views.xml",
         "views/portal_templates.xml",
         "wizards/legal_retainer_request_wizard_views.xml",
+        "report/legal_retainer_request_report.xml",
     ],
     "demo": ["demo/legal_retainers_demo.xml"],
     "assets": {

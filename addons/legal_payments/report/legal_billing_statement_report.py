@@ -1,8 +1,17 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 
+from werkzeug.urls import url_join
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import str2bool
 from odoo.tools.misc import format_date, formatLang
+
+from .. import utils
+
+# Where a statement's Pay Now link leads: the client's billing portal (balance owed, open
+# invoices and their payment).
+BILLING_PORTAL_PATH = "/my/billing"
 
 
 class ReportLegalBillingStatement(models.AbstractModel):
@@ -52,6 +61,57 @@ class ReportLegalBillingStatement(models.AbstractModel):
                 client.id: Statement._statement(client, company, date_from, date_to)
                 for client in clients
             },
+            "pay_now_by_client": {
+                client.id: self._legal_pay_now_values(client, company) for client in clients
+            },
+        }
+
+    @api.model
+    def _legal_pay_now_values(self, client, company):
+        """What the statement prints to pay the balance owed online, or False.
+
+        The balance owed today (open invoices, as on the client's billing portal), a Pay Now
+        link to the billing portal and its QR code: printed only when something is owed, portal
+        payment is on, a published operating provider (enabled or in test mode) can take it,
+        and the client has a login to the portal (the billing portal needs one).
+
+        :param client: the commercial ``res.partner``
+        :param company: ``res.company``
+        :return: dict with ``url``, ``qr_src``, ``amount``, ``currency``; or False
+        :rtype: dict | bool
+        """
+        currency = company.currency_id
+        ICP = self.env["ir.config_parameter"].sudo()
+        if not str2bool(ICP.get_param("account_payment.enable_portal_payment")):
+            return False
+        owed = (
+            self.env["legal.billing.statement"]
+            .sudo()
+            ._billing_summary(client, company)["balance_owed"]
+        )
+        if currency.compare_amounts(owed, 0.0) <= 0:
+            return False
+        has_login = (
+            self.env["res.users"]
+            .sudo()
+            .search_count([("partner_id.commercial_partner_id", "=", client.id)], limit=1)
+        )
+        if not has_login:
+            return False
+        providers = (
+            self.env["payment.provider"]
+            .sudo()
+            .with_context(legal_trust_deposit=False)
+            ._get_compatible_providers(company.id, client.id, owed, currency_id=currency.id)
+        )
+        if not providers.filtered("is_published"):
+            return False
+        url = url_join(client.get_base_url(), BILLING_PORTAL_PATH)
+        return {
+            "url": url,
+            "qr_src": utils.pay_now_qr_src(url),
+            "amount": owed,
+            "currency": currency,
         }
 
     # Formatting once per statement: a year of a busy client has thousands of rows, and

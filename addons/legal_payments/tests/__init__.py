@@ -26,3 +26,5 @@ from . import test_integrity_payment_links
 from . import test_integrity_transaction_terms
 from . import test_integrity_consent
 from . import test_setup
+from . import test_pay_now_documents
+from . import test_demo_billing

@@ -1,5 +1,9 @@
+from urllib.parse import parse_qs, urlsplit
+
 from odoo.fields import Command
 from odoo.tests import HttpCase, tagged
+
+from .test_pay_now_documents import printed_pay_now
 
 
 @tagged("post_install", "-at_install")
@@ -40,6 +44,49 @@ class TestPayNowTour(HttpCase):
         self.assertIn(link.replace("&", "&amp;"), str(body), "the e-mail carries the Pay Now link")
         path = link[len(invoice.get_base_url()) :]
         self.start_tour(path, "legal_payments_pay_now_from_email")
+        invoice.invalidate_recordset()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(invoice.amount_residual, 0.0)
+
+    def test_the_pay_now_link_of_the_invoice_pdf_opens_the_invoice_payment_page(self):
+        demo = self.env.ref("payment.payment_provider_demo", raise_if_not_found=False)
+        self.assertTrue(
+            demo and demo.module_id.state == "installed",
+            "payment_demo must be installed for this tour: run it through scripts/test",
+        )
+        demo.write({"state": "test", "is_published": True})
+        self.env["ir.config_parameter"].sudo().set_param(
+            "account_payment.enable_portal_payment", True
+        )
+        client = self.env["res.partner"].create(
+            {"name": "Tour Client Printed Invoice", "email": "printed@example.com"}
+        )
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": client.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Legal services",
+                            "quantity": 1,
+                            "price_unit": 1234.56,
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
+        invoice.action_post()
+        content = self.env["ir.actions.report"]._render_qweb_html(
+            "account.account_invoices", invoice.ids
+        )[0]
+        href, qr_src, _amount = printed_pay_now(content)
+        self.assertEqual(href, invoice._legal_pay_now_url(), "the e-mail's link")
+        self.assertEqual(parse_qs(urlsplit(qr_src).query)["value"], [href])
+        path = href[len(invoice.get_base_url()) :]
+        self.assertTrue(path.startswith(f"/my/invoices/{invoice.id}?access_token="))
+        self.start_tour(path, "legal_payments_pay_now_from_pdf")
         invoice.invalidate_recordset()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(invoice.amount_residual, 0.0)

@@ -654,50 +654,70 @@ class LegalRefund(models.Model):
     # ------------------------------------------------------------------ demo
     @api.model
     def _demo_create_refunds(self):
-        """Demo: a posted credit note of 300 for Ellis, 120 of it refunded by bank transfer
-        (the rest stays owed and is listed by the wizard)."""
-        client = self.env.ref("legal_trust.partner_client_ellis", raise_if_not_found=False)
-        if not client:
-            return
+        """Demo: for Ellis, a posted credit note of 300, 120 of it refunded by bank transfer
+        (the rest stays owed and is listed by the wizard); for Harper, a credit note of 150
+        refunded in full by bank transfer."""
+        demo = [
+            (
+                "legal_trust.partner_client_ellis",
+                "Fee adjustment: estate valuation",
+                "Fee adjustment",
+                300.0,
+                120.0,
+                "Partial refund of the fee adjustment",
+            ),
+            (
+                "legal_trust.partner_client_harper",
+                "Billing correction: courier charged twice",
+                "Courier charge billed twice",
+                150.0,
+                150.0,
+                "Refund of the duplicate courier charge",
+            ),
+        ]
         income = self.env["account.account"].search(
             [("company_ids", "in", self.env.company.id), ("account_type", "=", "income")],
             limit=1,
         )
-        credit_note = self.env["account.move"].create(
-            {
-                "move_type": "out_refund",
-                "partner_id": client.id,
-                "ref": "Fee adjustment: estate valuation",
-                "invoice_line_ids": [
-                    Command.create(
-                        {
-                            "name": "Fee adjustment",
-                            "quantity": 1,
-                            "price_unit": 300.0,
-                            "account_id": income.id,
-                            "tax_ids": [Command.clear()],
-                        }
-                    )
-                ],
-            }
-        )
-        credit_note.action_post()
-        line = credit_note.line_ids.filtered(lambda rec: rec.account_type == "asset_receivable")
-        refund = self.with_context(legal_refund_no_advice=True).create(
-            {
-                "partner_id": client.id,
-                "method": "bank",
-                "memo": "Partial refund of the fee adjustment",
-                "line_ids": [
-                    Command.create(
-                        {
-                            "kind": "credit_note",
-                            "source_line_id": line.id,
-                            "amount": 120.0,
-                            "description": credit_note.name,
-                        }
-                    )
-                ],
-            }
-        )
-        refund.action_confirm()
+        for xmlid, ref, label, credited, refunded, memo in demo:
+            client = self.env.ref(xmlid, raise_if_not_found=False)
+            if not client:
+                continue
+            credit_note = self.env["account.move"].create(
+                {
+                    "move_type": "out_refund",
+                    "partner_id": client.id,
+                    "ref": ref,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "name": label,
+                                "quantity": 1,
+                                "price_unit": credited,
+                                "account_id": income.id,
+                                "tax_ids": [Command.clear()],
+                            }
+                        )
+                    ],
+                }
+            )
+            credit_note.action_post()
+            line = credit_note.line_ids.filtered(lambda rec: rec.account_type == "asset_receivable")
+            refund = self.with_context(legal_refund_no_advice=True).create(
+                {
+                    "partner_id": client.id,
+                    "method": "bank",
+                    "memo": memo,
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "kind": "credit_note",
+                                "source_line_id": line.id,
+                                "amount": refunded,
+                                "description": credit_note.name,
+                            }
+                        )
+                    ],
+                }
+            )
+            refund.action_confirm()

@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import format_amount
 
+from odoo.addons.legal_payments import utils as payment_utils
 from odoo.addons.legal_trust.utils import lock_rows
 
 _logger = logging.getLogger(__name__)
@@ -212,6 +213,54 @@ class LegalRetainerRequest(models.Model):
             if request.transaction_ids.filtered(lambda tx: tx.state in ("pending", "authorized")):
                 raise UserError(_("%s has a payment in progress.", request.name))
         self.sudo().write({"state": "cancelled"})
+
+    # ------------------------------------------------------------------ Pay Now
+    def _legal_pay_now_url(self):
+        """Return the absolute Pay Now link of the request: its portal page with its access
+        token, as in the request's e-mail.
+
+        :rtype: str
+        """
+        self.ensure_one()
+        return self.get_base_url() + self.get_portal_url()
+
+    def _legal_pay_now_document_values(self):
+        """Return what the printed request shows to be paid online, or False.
+
+        Printed while the request is sent or partially paid with an amount due, and a
+        published trust provider (enabled or in test mode) can take that amount in the
+        matter's currency.
+
+        :return: dict with ``url``, ``qr_src`` (Odoo's barcode service), ``amount`` and
+            ``currency``; False when nothing is to be printed
+        :rtype: dict | bool
+        """
+        self.ensure_one()
+        request = self.sudo()
+        if request.state not in ("sent", "partial") or request.currency_id.is_zero(
+            request.amount_due
+        ):
+            return False
+        providers = (
+            self.env["payment.provider"]
+            .sudo()
+            .with_context(legal_trust_deposit=True)
+            ._get_compatible_providers(
+                request.company_id.id,
+                request.partner_id.id,
+                request.amount_due,
+                currency_id=request.currency_id.id,
+            )
+        )
+        if not providers.filtered("is_published"):
+            return False
+        url = request._legal_pay_now_url()
+        return {
+            "url": url,
+            "qr_src": payment_utils.pay_now_qr_src(url),
+            "amount": request.amount_due,
+            "currency": request.currency_id,
+        }
 
     # ------------------------------------------------------------------ automatic charge
     def _retainer_find_authorization(self):

@@ -8,3 +8,5 @@ from . import test_retainer_dispute_topup
 from . import test_retainer_refund_topup
 from . import test_retainer_autocharge
 from . import test_retainer_integrity
+from . import test_retainer_pay_now_report
+from . import test_demo_retainers

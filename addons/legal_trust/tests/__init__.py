@@ -6,3 +6,4 @@ from . import test_trust_security
 from . import test_trust_tour
 from . import test_trust_properties
 from . import test_trust_integrity
+from . import test_demo_logins
