@@ -1,6 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Constants and Stripe mappings of legal_payments."""
 
+import re
+
 # System parameter holding the Stripe API base URL used by providers in test mode
 # (e.g. the Stripe emulator in the test suite). Unset: Stripe's own API.
 STRIPE_API_BASE_PARAM = "legal_payments.stripe_api_base"
@@ -119,3 +121,18 @@ STATEMENT_RATE_WINDOW_MINUTES = 10
 # Payment states of an invoice on which no Pay Now link is printed: nothing is left to pay
 # online (paid, a payment on its way, reversed by a credit note).
 PAY_NOW_SETTLED_PAYMENT_STATES = ("paid", "in_payment", "reversed")
+
+# === Guided setup === #
+
+# Formats of the keys of a Stripe account (Dashboard > Developers > API keys, Webhooks).
+STRIPE_PUBLISHABLE_KEY_RE = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]+$")
+STRIPE_SECRET_KEY_RE = re.compile(r"^sk_(test|live)_[A-Za-z0-9_]+$")
+STRIPE_WEBHOOK_SECRET_RE = re.compile(r"^whsec_[A-Za-z0-9_+/=]+$")
+
+# Short codes tried, in this order, for the journals the setup creates.
+SETUP_JOURNAL_CODES = {
+    "trust_bank": "TRST",
+    "operating_bank": "OPER",
+    "trust_clearing": "STTR",
+    "operating_clearing": "STOP",
+}

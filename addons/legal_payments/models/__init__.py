@@ -17,6 +17,3 @@ from . import legal_payment_plan_attempt
 from . import legal_billing_statement
 from . import legal_billing_statement_sent
 from . import legal_portal_request
-from . import payment_provider_setup
-from . import res_company_setup
-from . import res_config_settings_setup
