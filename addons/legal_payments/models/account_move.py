@@ -64,15 +64,6 @@ class AccountMove(models.Model):
         :rtype: bool
         """
         self.ensure_one()
-        providers = (
-            self.env["payment.provider"]
-            .sudo()
-            .with_context(legal_trust_deposit=False)
-            ._get_compatible_providers(
-                self.company_id.id,
-                self.partner_id.id,
-                self.amount_residual,
-                currency_id=self.currency_id.id,
-            )
+        return self.env["payment.provider"]._legal_online_payment_possible(
+            self.company_id, self.partner_id, self.amount_residual, self.currency_id
         )
-        return bool(providers.filtered("is_published"))

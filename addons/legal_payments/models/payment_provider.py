@@ -165,6 +165,26 @@ class PaymentProvider(models.Model):
         trust_deposit = self.env.context.get("legal_trust_deposit")
         return providers.filtered(lambda p: p.legal_is_trust == bool(trust_deposit))
 
+    @api.model
+    def _legal_online_payment_possible(self, company, partner, amount, currency, trust=False):
+        """Whether a client can pay this online: a published provider of the trust (or the
+        operating) kind, enabled or in test mode, accepts the company, client, amount and
+        currency. Decides whether a document prints its Pay Now link.
+
+        :param company: the `res.company` paid
+        :param partner: the paying `res.partner`
+        :param float amount: the amount to pay
+        :param currency: the `res.currency` of the amount
+        :param bool trust: a deposit into trust (trust providers) or not (operating ones)
+        :rtype: bool
+        """
+        providers = (
+            self.sudo()
+            .with_context(legal_trust_deposit=trust)
+            ._get_compatible_providers(company.id, partner.id, amount, currency_id=currency.id)
+        )
+        return bool(providers.filtered("is_published"))
+
     def _legal_book_payout(self, payout):
         """Book a Stripe payout to the bank (docs/accounting.md, entries 5 and 6).
 

@@ -98,13 +98,9 @@ class ReportLegalBillingStatement(models.AbstractModel):
         )
         if not has_login:
             return False
-        providers = (
-            self.env["payment.provider"]
-            .sudo()
-            .with_context(legal_trust_deposit=False)
-            ._get_compatible_providers(company.id, client.id, owed, currency_id=currency.id)
-        )
-        if not providers.filtered("is_published"):
+        if not self.env["payment.provider"]._legal_online_payment_possible(
+            company, client, owed, currency
+        ):
             return False
         url = url_join(client.get_base_url(), BILLING_PORTAL_PATH)
         return {

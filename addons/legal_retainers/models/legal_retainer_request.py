@@ -241,18 +241,13 @@ class LegalRetainerRequest(models.Model):
             request.amount_due
         ):
             return False
-        providers = (
-            self.env["payment.provider"]
-            .sudo()
-            .with_context(legal_trust_deposit=True)
-            ._get_compatible_providers(
-                request.company_id.id,
-                request.partner_id.id,
-                request.amount_due,
-                currency_id=request.currency_id.id,
-            )
-        )
-        if not providers.filtered("is_published"):
+        if not self.env["payment.provider"]._legal_online_payment_possible(
+            request.company_id,
+            request.partner_id,
+            request.amount_due,
+            request.currency_id,
+            trust=True,
+        ):
             return False
         url = request._legal_pay_now_url()
         return {
