@@ -51,7 +51,11 @@ class LegalTrustReconciliation(models.Model):
     currency_id = fields.Many2one(related="company_id.currency_id")
     date = fields.Date(required=True, default=fields.Date.context_today, tracking=True)
     state = fields.Selection(
-        [("draft", "Draft"), ("done", "Done")], default="draft", required=True, tracking=True
+        [("draft", "Draft"), ("done", "Done")],
+        default="draft",
+        required=True,
+        tracking=True,
+        copy=False,
     )
     statement_id = fields.Many2one(
         "account.bank.statement",
@@ -109,10 +113,12 @@ class LegalTrustReconciliation(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if (
-                PROTECTED_RECONCILIATION_FIELDS.intersection(vals) - {"state"}
-                or vals.get("state", "draft") != "draft"
-            ):
+            # The figures are computed from the books right below, whatever is sent.
+            for fname in COMPUTED_FIGURES:
+                vals.pop(fname, None)
+            if {"done_by_id", "done_on"}.intersection(vals) or vals.get(
+                "state", "draft"
+            ) != "draft":
                 raise UserError(
                     _(
                         "The figures, status and sign-off of a trust reconciliation are set "

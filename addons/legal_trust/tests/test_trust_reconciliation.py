@@ -211,6 +211,15 @@ class TestReconciliationSignOff(LegalTrustCommon):
         # Reopened: yesterday is open again for people.
         self.matter_a.trust_deposit(5.0, date=self.yesterday)
 
+    def test_a_copy_of_a_done_reconciliation_is_a_draft_with_figures_from_the_books(self):
+        self.rec.write({"statement_balance": 500.0})
+        self.rec.action_done()
+        copy = self.rec.copy({"date": self.today, "statement_balance": 450.0})
+        self.assertEqual((copy.state, copy.done_by_id.id), ("draft", False))
+        self.assertEqual(
+            (copy.book_balance, copy.difference, copy.is_balanced), (500.0, -50.0, False)
+        )
+
     def test_only_the_latest_done_reconciliation_is_reopened(self):
         self.rec.write({"statement_balance": 500.0})
         self.rec.action_done()
