@@ -168,18 +168,40 @@ class Cluster:
         os.makedirs(sockdir)
         if os.geteuid() == 0:
             # initdb refuses to run as root: use the postgres system account.
-            try:
-                pw = pwd.getpwnam("postgres")
-            except KeyError as exc:
-                raise StackError(
-                    "running as root and no 'postgres' system user exists to own the "
-                    "throwaway cluster: create one (useradd postgres) or run as a normal user"
-                ) from exc
-            self.run_as = "postgres"
+            pw = self._postgres_account("throwaway cluster")
             for path in (workdir, sockdir):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
             os.chmod(workdir, 0o755)
-        proc = self._run(
+        proc = self._initdb(data, "--no-sync")
+        if proc.returncode != 0:
+            raise StackError(f"initdb failed: {proc.stderr.strip().splitlines()[-1:]}")
+        options = (
+            f"-k {sockdir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB"
+        )
+        log = os.path.join(workdir, "postgresql.log")
+        if self._pg_start(data, options, log, timeout=60).returncode != 0:
+            raise StackError(f"the throwaway PostgreSQL cluster did not start: see {log}")
+        return self._started(data, sockdir)
+
+    def _postgres_account(self, what):
+        """The ``postgres`` system account, which runs the cluster when we are root.
+
+        :raise StackError: when there is none
+        """
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise StackError(
+                f"running as root and no 'postgres' system user exists to own the {what}: "
+                "create one (useradd postgres) or run as a normal user"
+            ) from exc
+        self.run_as = "postgres"
+        return pw
+
+    def _initdb(self, data, *extra):
+        """Create a cluster in ``data`` (trust authentication on its private socket)."""
+        return self._run(
             [
                 os.path.join(self.bindir, "initdb"),
                 "-D",
@@ -190,17 +212,14 @@ class Cluster:
                 "-E",
                 "UTF8",
                 "--locale=C.UTF-8",
-                "--no-sync",
+                *extra,
             ],
             check=False,
         )
-        if proc.returncode != 0:
-            raise StackError(f"initdb failed: {proc.stderr.strip().splitlines()[-1:]}")
-        options = (
-            f"-k {sockdir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB"
-        )
-        proc = self._run(
+
+    def _pg_start(self, data, options, log, timeout):
+        """``pg_ctl start`` of the cluster in ``data``, waiting up to ``timeout`` seconds."""
+        return self._run(
             [
                 os.path.join(self.bindir, "pg_ctl"),
                 "-D",
@@ -208,19 +227,16 @@ class Cluster:
                 "-o",
                 options,
                 "-l",
-                os.path.join(workdir, "postgresql.log"),
+                log,
                 "-w",
                 "-t",
-                "60",
+                str(timeout),
                 "start",
             ],
             check=False,
         )
-        if proc.returncode != 0:
-            raise StackError(
-                "the throwaway PostgreSQL cluster did not start: see "
-                f"{os.path.join(workdir, 'postgresql.log')}"
-            )
+
+    def _started(self, data, sockdir):
         self.started = True
         self.host = sockdir
         self.data = data
@@ -245,14 +261,7 @@ class Cluster:
         if os.geteuid() == 0:
             # initdb and postgres refuse to run as root: the postgres system account owns the
             # cluster's own directories (only those, not the data directory).
-            try:
-                pw = pwd.getpwnam("postgres")
-            except KeyError as exc:
-                raise StackError(
-                    "running as root and no 'postgres' system user exists to own the "
-                    "cluster: create one (useradd postgres) or run as a normal user"
-                ) from exc
-            self.run_as = "postgres"
+            pw = self._postgres_account("cluster")
             for path in (data, sockdir, log):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
             if self._run(["test", "-w", data, "-a", "-w", log], check=False).returncode:
@@ -263,20 +272,7 @@ class Cluster:
                 )
         pg_ctl = os.path.join(self.bindir, "pg_ctl")
         if fresh:
-            proc = self._run(
-                [
-                    os.path.join(self.bindir, "initdb"),
-                    "-D",
-                    data,
-                    "-U",
-                    self.user,
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ],
-                check=False,
-            )
+            proc = self._initdb(data)
             if proc.returncode != 0:
                 out = (proc.stderr or proc.stdout).strip().splitlines()
                 raise StackError(f"initdb in {data} failed: {out[-1] if out else proc.returncode}")
@@ -286,28 +282,10 @@ class Cluster:
                 f"a PostgreSQL server is already running on {data} (another ./scripts/run on "
                 f"this data directory?): stop that one first, or stop the server with `{stop}`"
             )
-        proc = self._run(
-            [
-                pg_ctl,
-                "-D",
-                data,
-                "-o",
-                f"-k {sockdir} -c listen_addresses=''",
-                "-l",
-                log,
-                "-w",
-                "-t",
-                "120",
-                "start",
-            ],
-            check=False,
-        )
+        proc = self._pg_start(data, f"-k {sockdir} -c listen_addresses=''", log, timeout=120)
         if proc.returncode != 0:
             raise StackError(f"the PostgreSQL cluster in {data} did not start: see {log}")
-        self.started = True
-        self.host = sockdir
-        self.data = data
-        return self
+        return self._started(data, sockdir)
 
     def export_env(self):
         """Variables with which a child process (the tests) can restart this private cluster
