@@ -569,10 +569,7 @@ class LegalMatter(models.Model):
         """
         if not self.ids:
             return {}
-        self.env["account.move.line"].flush_model(
-            ["balance", "matter_id", "trust_uncleared", "parent_state", "date", "account_id"]
-        )
-        accounts = self.sudo().company_id.trust_liability_account_id.ids
+        accounts = self._trust_ledger_accounts()
         self.env.cr.execute(
             SQL(
                 """
@@ -586,13 +583,24 @@ class LegalMatter(models.Model):
                 """,
                 since,
                 self.ids,
-                accounts or [0],
+                accounts,
             )
         )
         result = defaultdict(dict)
         for matter_id, day, amount in self.env.cr.fetchall():
             result[matter_id][day] = amount or 0.0
         return result
+
+    def _trust_ledger_accounts(self):
+        """The trust liability accounts of these matters' companies, their journal items
+        flushed for the SQL that sums them.
+
+        :return: account ids (``[0]`` when none: matches nothing)
+        """
+        self.env["account.move.line"].flush_model(
+            ["balance", "matter_id", "trust_uncleared", "parent_state", "date", "account_id"]
+        )
+        return self.sudo().company_id.trust_liability_account_id.ids or [0]
 
     def _trust_check_no_overdraft(self, history, changes):
         """Refuse when ``changes`` would leave this matter below zero on some day.
@@ -667,10 +675,7 @@ class LegalMatter(models.Model):
         """
         if not self.ids:
             return {}
-        self.env["account.move.line"].flush_model(
-            ["balance", "matter_id", "trust_uncleared", "parent_state", "date", "account_id"]
-        )
-        accounts = self.sudo().company_id.trust_liability_account_id.ids
+        accounts = self._trust_ledger_accounts()
         self.env.cr.execute(
             SQL(
                 """
@@ -685,7 +690,7 @@ class LegalMatter(models.Model):
               GROUP BY matter_id
                 """,
                 self.ids,
-                accounts or [0],
+                accounts,
                 SQL("AND date <= %s", date) if date else SQL(),
             )
         )
