@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 
 import stripe
 
+from odoo.tools import SQL
+
 from odoo.addons.payment import utils as payment_utils
 from odoo.addons.payment_stripe import utils as stripe_utils
 
@@ -110,3 +112,28 @@ def pay_now_qr_src(url, size=150):
     """
     query = urlencode({"barcode_type": "QR", "value": url, "width": size, "height": size})
     return f"/report/barcode/?{query}"
+
+
+def search_open_first(model, domain, field, open_values, limit=None, offset=0):
+    """Search ``model`` with the records whose ``field`` is in ``open_values`` first, newest
+    first within each group, sorted by the database before the page is cut (so that "open
+    first" holds across pages, not only within one).
+
+    Access rights and record rules apply as in ``search``.
+
+    :param model: the model to search, in the caller's environment
+    :param list domain: the search domain
+    :param str field: a stored selection field of the model
+    :param tuple open_values: the values listed first
+    :param int limit: the page size
+    :param int offset: the first record of the page
+    :return: the records of the page
+    """
+    query = model._search(domain, offset=offset, limit=limit)
+    query.order = SQL(
+        "CASE WHEN %s IN %s THEN 0 ELSE 1 END, %s DESC",
+        model._field_to_sql(model._table, field, query),
+        tuple(open_values),
+        model._field_to_sql(model._table, "id", query),
+    )
+    return model.browse(query)

@@ -54,9 +54,14 @@ class LegalPaymentPlanPortal(LegalPaymentPortal):
         pager = portal_pager(
             url="/my/payment_plans", total=total, page=page, step=self._plans_per_page
         )
-        plans = Plan.search(
-            PORTAL_DOMAIN, limit=self._plans_per_page, offset=pager["offset"]
-        ).sorted(lambda p: (p.state not in ("awaiting", "running"), -p.id))
+        plans = utils.search_open_first(
+            Plan,
+            PORTAL_DOMAIN,
+            "state",
+            ("awaiting", "running"),
+            limit=self._plans_per_page,
+            offset=pager["offset"],
+        )
         values = self._prepare_portal_layout_values()
         values.update(
             {

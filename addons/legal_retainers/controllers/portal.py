@@ -43,9 +43,14 @@ class LegalRetainerPortal(LegalPaymentPortal):
         pager = portal_pager(
             url="/my/retainers", total=total, page=page, step=self._retainers_per_page
         )
-        retainers = Request.search(
-            PORTAL_DOMAIN, limit=self._retainers_per_page, offset=pager["offset"]
-        ).sorted(lambda r: (r.state not in ("sent", "partial"), -r.id))
+        retainers = utils.search_open_first(
+            Request,
+            PORTAL_DOMAIN,
+            "state",
+            ("sent", "partial"),
+            limit=self._retainers_per_page,
+            offset=pager["offset"],
+        )
         values = self._prepare_portal_layout_values()
         values.update(
             {

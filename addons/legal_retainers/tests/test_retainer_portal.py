@@ -136,6 +136,19 @@ class TestRetainerPortal(LegalRetainersCommon, HttpCase):
         counters = self.make_jsonrpc_request("/my/counters", {"counters": ["retainer_count"]})
         self.assertEqual(counters["retainer_count"], 1)
 
+    def test_open_requests_come_first_across_pages(self):
+        # A page of newer, cancelled requests of the same client: the open one, older, still
+        # leads the first page (sorted by the database before the page is cut).
+        self.matter_a2.retainer_enabled = True
+        for _i in range(20):
+            self.matter_a2.action_request_retainer(amount=100.0).action_cancel()
+        self.authenticate("retainer_portal_a", "retainer_portal_a-1234")
+        first = self.url_open("/my/retainers")
+        self.assertIn(self.request_a.name, first.text)
+        self.assertIn("/my/retainers/page/2", first.text)
+        second = self.url_open("/my/retainers/page/2")
+        self.assertNotIn(self.request_a.name, second.text)
+
     def test_cancelled_request_cannot_be_paid(self):
         self.request_a.action_cancel()
         pay = self.url_open(
