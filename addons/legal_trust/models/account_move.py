@@ -174,6 +174,8 @@ class AccountMove(models.Model):
         trust_moves = self.filtered(
             lambda m: not trust_gate_passed(m) and m._legal_is_trust_posting()
         )
+        # Only an invoice posted before (then reset to draft) can have been paid from trust.
+        reposted = self.filtered(lambda m: m.move_type == "out_invoice" and m.posted_before)
         if trust_moves:
             outflow = self.env["legal.matter"]._trust_gate(trust_moves)
             posted = super(AccountMove, trust_gate_pass(self))._post(soft=soft)
@@ -183,7 +185,7 @@ class AccountMove(models.Model):
                 outflow._trust_after_outflow()
         else:
             posted = super()._post(soft=soft)
-        for invoice in posted.filtered(lambda m: m.move_type == "out_invoice"):
+        for invoice in reposted & posted:
             invoice._legal_trust_reconcile_applied()
         return posted
 
