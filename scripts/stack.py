@@ -32,7 +32,11 @@ PROJECT_ADDONS = ROOT / "addons"
 ADDONS = ["legal_trust", "legal_payments", "legal_retainers", "legal_refunds"]
 # Installed beside the addons for the tests only: Odoo's demo payment provider, which the
 # browser tours pay with (a client paying by "card" without Stripe).
-TEST_EXTRA_ADDONS = ["payment_demo"]
+TEST_EXTRA_ADDONS = ["payment_demo", "account_reconcile_oca", "account_financial_report"]
+# The pinned OCA addons (requirements-oca.txt), installed by ensure_oca_addons() into OCA_DIR;
+# LEGAL_OCA_ADDONS names an existing directory of them instead (the compose images).
+OCA_REQUIREMENTS = ROOT / "requirements-oca.txt"
+OCA_DIR = ROOT / ".oca"
 
 
 class StackError(Exception):
@@ -63,14 +67,65 @@ def check_odoo():
     return Path(proc.stdout.strip())
 
 
+def ensure_oca_addons():
+    """Return the directory holding the pinned OCA addons, installing them first if needed.
+
+    They are installed with ``pip install --no-deps --target`` into ``.oca/`` (never beside
+    Odoo: an OCA wheel installed there creates ``site-packages/odoo`` and hides Odoo), again
+    whenever ``requirements-oca.txt`` changes. ``LEGAL_OCA_ADDONS`` names a directory where
+    they are already installed (the compose images) and is used as it is.
+    """
+    given = os.environ.get("LEGAL_OCA_ADDONS")
+    if given:
+        if not Path(given, "report_xlsx").is_dir():
+            raise StackError(f"LEGAL_OCA_ADDONS={given} holds no OCA addons (report_xlsx)")
+        return Path(given)
+    addons = OCA_DIR / "odoo" / "addons"
+    marker = OCA_DIR / "requirements-oca.txt"
+    wanted = OCA_REQUIREMENTS.read_text()
+    if addons.is_dir() and marker.is_file() and marker.read_text() == wanted:
+        return addons
+    print(f"[stack] installing the OCA addons of requirements-oca.txt into {OCA_DIR}", flush=True)
+    shutil.rmtree(OCA_DIR, ignore_errors=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(OCA_DIR),
+            "-r",
+            str(OCA_REQUIREMENTS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        shutil.rmtree(OCA_DIR, ignore_errors=True)
+        raise StackError(
+            "could not install the OCA addons of requirements-oca.txt with pip: "
+            + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        )
+    marker.write_text(wanted)
+    return addons
+
+
 def addons_path(odoo_dir):
-    """Odoo's own addons first, then ours; ``ODOO_ADDONS_PATH`` overrides Odoo's part."""
+    """Odoo's own addons first, then the pinned OCA addons, then ours.
+
+    ``ODOO_ADDONS_PATH`` overrides Odoo's part.
+    """
     extra = os.environ.get("ODOO_ADDONS_PATH")
     paths = extra.split(",") if extra else [str(odoo_dir / "addons")]
     sibling = odoo_dir.parent / "addons"
     if not extra and sibling.is_dir():
         paths.append(str(sibling))
-    return ",".join([*paths, str(PROJECT_ADDONS)])
+    return ",".join([*paths, str(ensure_oca_addons()), str(PROJECT_ADDONS)])
 
 
 def free_port(wanted=None):

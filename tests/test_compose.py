@@ -47,7 +47,10 @@ def test_compose_file_validates():
 def test_services_use_the_official_images_with_health_checks(compose):
     services = compose["services"]
     assert services["db"]["image"] == "postgres:16"
-    assert services["odoo"]["image"] == services["init"]["image"] == "odoo:18.0"
+    assert services["odoo"]["image"] == services["init"]["image"]
+    dockerfile = (ROOT / services["init"]["build"]["dockerfile"]).read_text()
+    assert "FROM odoo:18.0" in dockerfile.splitlines()
+    assert "--no-deps --target /opt/legal-oca" in dockerfile
     for name in ("db", "odoo"):
         assert services[name]["healthcheck"]["test"], name
     assert "/web/health" in " ".join(services["odoo"]["healthcheck"]["test"])
@@ -83,7 +86,7 @@ def test_odoo_conf_serves_the_demo_database_with_demo_data():
     parser = configparser.ConfigParser(inline_comment_prefixes=None)
     parser.read(ROOT / "odoo.conf")
     options = parser["options"]
-    assert options["addons_path"] == "/mnt/extra-addons"
+    assert options["addons_path"] == "/mnt/extra-addons,/opt/legal-oca/odoo/addons"
     assert options["db_name"] == "legal_demo"
     assert options["without_demo"] == "False"
     assert options["list_db"] == "False"

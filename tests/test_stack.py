@@ -202,7 +202,12 @@ def test_write_config_points_odoo_at_our_addons_and_the_cluster(tmp_path, monkey
     text = Path(path).read_text()
     options = dict(line.split(" = ", 1) for line in text.splitlines()[1:])
     assert text.startswith("[options]\n")
-    assert options["addons_path"].split(",")[-1] == str(ROOT / "addons")
+    paths = options["addons_path"].split(",")
+    assert paths[-1] == str(ROOT / "addons")
+    # the pinned OCA addons sit in their own directory between Odoo's and ours
+    assert Path(paths[-2], "report_xlsx", "__manifest__.py").is_file()
+    assert Path(paths[-2], "account_reconcile_oca", "__manifest__.py").is_file()
+    assert not Path(paths[-2]).is_relative_to(stack.check_odoo().parent)
     assert options["db_host"] == "/sock"
     assert options["db_port"] == "5433"
     assert options["db_password"] == "pw"
